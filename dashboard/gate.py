@@ -80,6 +80,14 @@ _engines: dict[tuple[int, str], tuple[int, duckdb.DuckDBPyConnection]] = {}
 
 
 def lake_path() -> Path:
+    """The app's lake when inside the app (its settings may come from flags), else the env's."""
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context() and "SELFCARE_SETTINGS" in current_app.config:
+            return Path(current_app.config["SELFCARE_SETTINGS"].lake).resolve()
+    except ImportError:  # the CLI and the benchmark use the gate without Flask
+        pass
     return load_settings().lake.resolve()
 
 
