@@ -674,7 +674,9 @@ def month_events(rng: np.random.Generator, est: Estate, k: int, d0: int, d1: int
         extra = 45
         line = np.concatenate([line, np.full(extra, i)])
         svc = np.concatenate([svc, np.full(extra, SVC_DATA)])
-        local = np.concatenate([local, rng.integers(trip_from[i], trip_to[i], extra)])
+        # a trip may run past the month end; this month's file only holds this month's events
+        until = min(int(trip_to[i]), int(hi[i]) * DAY)
+        local = np.concatenate([local, rng.integers(trip_from[i], until, extra)])
         n = len(line)
     roaming_cty = np.where((local >= trip_from[line]) & (local < trip_to[line]), trip_cty[line], -1)
 
