@@ -279,7 +279,7 @@ def stream(
     try:
         if not _has_tables(cur):
             return
-        reader = cur.execute(sql, bound).to_arrow_reader(batch_rows)
+        reader = cur.sql(sql, params=bound).to_arrow_reader(batch_rows)
         yield from reader
     except duckdb.Error as e:
         raise GateError(f"{name}: {e}") from e
