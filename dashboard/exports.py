@@ -196,7 +196,7 @@ def export_csv(report: str) -> Response:
         if export.transform is not None:
             frame = export.transform(gate.run(query, scope, **params), params)
             header = [str(c) for c in frame.columns]
-            batches = iter([pa.RecordBatch.from_pandas(frame, preserve_index=False)])
+            batches = iter(pa.Table.from_pandas(frame, preserve_index=False).to_batches())
         else:
             header = gate.columns(query, scope, **params)
             batches = gate.stream(query, scope, **params)

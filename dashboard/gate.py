@@ -147,7 +147,9 @@ def _internal(name: str, lake: Path, **params: Any) -> pd.DataFrame:
 
 
 def _has_tables(cur: duckdb.DuckDBPyConnection) -> bool:
-    return bool(cur.execute("select count(*) from duckdb_views() where not internal").fetchone()[0])
+    # fetchall, not fetchone: an unfinished result keeps the cursor busy for the next query
+    rows = cur.execute("select count(*) from duckdb_views() where not internal").fetchall()
+    return bool(rows[0][0])
 
 
 @lru_cache(maxsize=1024)
