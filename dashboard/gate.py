@@ -35,7 +35,12 @@ ALL_LINE_ROLES = ("admin", "finance")
 # An analyst never sees a segment smaller than this many lines: no single line, number or person.
 MIN_SEGMENT_LINES = 5
 # Model views in creation order (a view must exist before one that reads it).
-MODEL_VIEWS = ("model.v_line_attribution", "model.v_billing_attributed")
+MODEL_VIEWS = (
+    "model.v_line_attribution",
+    "model.v_billing_attributed",
+    "model.v_tariff_line_month_costs",
+    "model.v_cdr_itemised",
+)
 SCOPE_PARAMS = frozenset({"scope_tenant_id", "scope_all_lines", "scope_msisdns", "scope_min_lines"})
 
 

@@ -56,7 +56,12 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "accounts",
-            (_c("account_id"), _c("tenant_id"), _c("parent_account_id", required=False), _c("name")),
+            (
+                _c("account_id"),
+                _c("tenant_id"),
+                _c("parent_account_id", required=False),
+                _c("name"),
+            ),
             key=("account_id",),
             fact=False,
         ),
@@ -183,6 +188,6 @@ def kind_of(file_name: str) -> Kind | None:
 
 
 def as_of_of(file_name: str) -> str | None:
-    """The snapshot date in the name (`_YYYY-MM-DD`), or None (the loader then uses the load date)."""
+    """The snapshot date in the name (`_YYYY-MM-DD`), else None (then the load date)."""
     m = _AS_OF.search(file_name)
     return m.group(1) if m else None

@@ -116,7 +116,8 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         rows = store.list_tokens(db, args.email)
         for t in rows:
             state = "revoked" if t.get("revoked_at") else "active"
-            print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {state}  last used {t.get('last_used_at') or 'never'}")
+            used = t.get("last_used_at") or "never"
+            print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {state}  last used {used}")
     elif args.action == "revoke":
         store.revoke_token(db, args.email, args.token_id)
         print(f"revoked token {args.token_id}")
@@ -165,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = add("generate", cmd_generate, "Write a realistic, deterministic drop folder of exports.")
     g.add_argument("--out", required=True, help="folder to write the export files into")
     g.add_argument("--tenants", type=int, default=3, help="number of companies (default 3)")
-    g.add_argument("--lines", type=int, default=1500, help="lines across all tenants (default 1500)")
+    g.add_argument(
+        "--lines", type=int, default=1500, help="lines across all tenants (default 1500)"
+    )
     g.add_argument("--months", type=int, default=12, help="bill periods (default 12)")
     g.add_argument("--start", help="first bill period YYYY-MM (default: 12 complete months back)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")

@@ -16,7 +16,7 @@ import pytest
 
 SMALL_ESTATE = {"tenants": 2, "lines": 160, "months": 6, "start": "2026-04", "seed": 7}
 TEST_SECRET = "test-secret-" + "x" * 52
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +133,10 @@ def _pick_people(raw: Raw) -> dict[str, Person]:
     root = emp[emp.manager_employee_id == ""].employee_id.iloc[0]
     # a manager with reports who themselves have reports: a real chain below
     managers_of_managers = [
-        e for e in emp.employee_id if e != root and e in reports.index
+        e
+        for e in emp.employee_id
+        if e != root
+        and e in reports.index
         and any(r in reports.index for r in emp[emp.manager_employee_id == e].employee_id)
     ]
     manager = sorted(managers_of_managers)[0]
@@ -219,6 +222,8 @@ def scope_of(portal, people):
     def make(profile: str):
         p = people[profile]
         ids = sorted(people)
-        return gate.scope_for(_UserRecord(ids.index(profile) + 1, p.role, p.tenant_id, p.employee_id))
+        return gate.scope_for(
+            _UserRecord(ids.index(profile) + 1, p.role, p.tenant_id, p.employee_id)
+        )
 
     return make

@@ -13,7 +13,9 @@ import pytest
 import queries
 
 # Tables holding lines, people, numbers or money: reading one needs the scope.
-SCOPED_TABLE = re.compile(r"\b(from|join)\s+(fct_\w+|agg_\w+|v_\w+|dim_line|dim_employee|snap_\w+)\b", re.I)
+SCOPED_TABLE = re.compile(
+    r"\b(from|join)\s+(fct_\w+|agg_\w+|v_\w+|dim_line|dim_employee|snap_\w+)\b", re.I
+)
 TENANT_TABLE = re.compile(r"\b(from|join)\s+(dim_cost_centre|dim_account|dim_tenant)\b", re.I)
 LINE_GRAINED = re.compile(r"\b(from|join)\s+(fct_\w+|agg_\w+|v_\w+|dim_line|snap_line)\b", re.I)
 
