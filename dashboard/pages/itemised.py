@@ -263,7 +263,11 @@ def update_records(period_from, period_to, vat, line, service, number, match, st
         count = gate.run("reports.itemised_count", scope, **f)
         records = int(count["records"].iloc[0]) if len(count) else 0
         # a page turn moves within the selection; any other change starts again at page 1
-        page = int(page or 0)
+        # the page number comes back from the browser: never trust it to be a number
+        try:
+            page = max(int(page or 0), 0)
+        except (TypeError, ValueError):
+            page = 0
         if ctx.triggered_id == NEXT:
             page = min(page + 1, fig.page_count(records) - 1)
         elif ctx.triggered_id == PREV:
