@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from contextvars import copy_context
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -658,23 +659,23 @@ def test_layout_runs_without_a_user_or_a_query():
     assert page.layout() is not None
 
 
-def test_pricing_ctes_are_the_same_text_in_every_tariff_query():
-    """The three priced queries share their pricing CTEs verbatim, so they cannot drift."""
+TARIFF_QUERIES = ["reports.tariff_analysis", "reports.tariff_options", "reports.tariff_line_months"]
 
-    def pricing(name: str) -> str:
-        sql = queries.load(name)
-        start = sql.index("billing as (")
-        end = sql.index("per_plan as (") if "per_plan as (" in sql else sql.index("final as (")
-        text = sql[start:end]
-        if "recent_events as (" in text:  # only the analysis needs recent events
-            a, b = text.index("recent_events as ("), text.index("plans as (")
-            text = text[:a] + text[b:]
-        return text
 
-    base = pricing("reports.tariff_analysis")
-    assert "priced as (" in base
-    assert pricing("reports.tariff_options") == base
-    assert pricing("reports.tariff_line_months") == base
+@pytest.mark.parametrize("name", TARIFF_QUERIES)
+def test_tariff_queries_price_through_the_one_model_view(name):
+    """The pricing lives once, in model.v_tariff_line_month_costs, so the reports cannot drift.
+
+    Each priced report reads the view and none of the pricing's own inputs, and none carries
+    the tariff formula (its 15360 scaling) again.
+    """
+    sql = re.sub(r"--[^\n]*", "", queries.load(name))
+    assert re.search(r"\bfrom\s+v_tariff_line_month_costs\b", sql), name
+    for table in ("fct_billing", "agg_tariff_usage_line_month", "dim_plan", "snap_plan"):
+        assert not re.search(rf"\b{table}\b", sql), f"{name} reads {table} itself"
+    assert "15360" not in sql, f"{name} prices usage itself"
+    assert "model.v_tariff_line_month_costs" in gate.MODEL_VIEWS
+    assert "15360" in queries.load("model.v_tariff_line_month_costs")
 
 
 # -- hand-worked line-months on a tiny lake -------------------------------------------------------
