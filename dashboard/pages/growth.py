@@ -252,10 +252,20 @@ def update_growth(period_from, period_to, vat, dimension):
     return (
         _kpis(df, periods, values, following, result, test, incl),
         fig.ranking_figure(rank, dimension),
-        fig.trend_figure(df, dimension, incl),
+        # the trend shows at least the 12 months up to `to`, so one selected month still has context
+        fig.trend_figure(history[history.bill_period >= _trend_start(period_from, period_to)],
+                         dimension, incl),
         fig.forecast_figure(periods, values, following, result, test, incl),
         _backtest(result, test, periods, incl),
         rows,
         None,
         href,
     )
+
+
+def _trend_start(period_from: str, period_to: str) -> str:
+    year, month = (int(p) for p in period_to.split("-"))
+    month -= 11
+    while month < 1:
+        year, month = year - 1, month + 12
+    return min(period_from, f"{year:04d}-{month:02d}")

@@ -195,10 +195,13 @@ def update_usage(period_from, period_to, vat, service):
         return None, blank, blank, blank, [], components.empty_state("Choose a period."), ""
     service = service if service in SERVICES else None
     href = _href("usage_monthly", {"from": period_from, "to": period_to, "service": service})
+    # The charts show at least the 12 months up to `to`, so a single selected month still reads
+    # as a trend; the KPIs and the grid show exactly the selection.
+    chart_first = min(period_from, _months_back(period_to, 11))
     try:
-        # one month more than shown: the first period's month-on-month change needs it
+        # one month more than charted: the first period's month-on-month change needs it
         df = gate.run("reports.usage_monthly", gate.current_scope(),
-                      period_from=fig.previous_period(period_from), period_to=period_to,
+                      period_from=fig.previous_period(chart_first), period_to=period_to,
                       service=service)
     except gate.GateError:
         state = components.error_state("Usage could not be loaded; try again later.")
@@ -207,10 +210,17 @@ def update_usage(period_from, period_to, vat, service):
         state = components.empty_state("No usage in this period")
         return None, blank, blank, blank, [], state, href
     incl = components.vat_on(vat)
-    table = fig.monthly_table(df, incl, first=period_from)
+    trend = fig.monthly_table(df, incl, first=chart_first)
+    table = trend[trend.bill_period >= period_from].reset_index(drop=True)
     rows = table.astype(object).where(table.notna(), None).to_dict("records")
-    return (_kpis(table, incl), fig.volume_figure(table), fig.mom_figure(table),
+    return (_kpis(table, incl), fig.volume_figure(trend), fig.mom_figure(trend),
             fig.bundle_figure(table, incl), rows, None, href)
+
+
+def _months_back(period: str, n: int) -> str:
+    for _ in range(n):
+        period = fig.previous_period(period)
+    return period
 
 
 @callback(
