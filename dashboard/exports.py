@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import urlencode
 
 import pandas as pd
 import pyarrow as pa
@@ -70,6 +71,12 @@ def register_export(
     export = Export(name, dict(queries), tuple(roles), dict(filters or {}), periods, transform)
     EXPORTS[name] = export
     return export
+
+
+def export_href(report: str, query: dict[str, object]) -> str:
+    """The page's download link for a report: empty filters are left out of the URL."""
+    kept = {k: v for k, v in query.items() if v is not None and v != ""}
+    return f"/export/{report}.csv?" + urlencode(kept)
 
 
 # -- converters for filters --------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlencode
 
 import dash
 import plotly.graph_objects as go
@@ -23,7 +22,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import components, gate
 from dashboard.auth import roles_required
-from dashboard.exports import ANY_TEXT, DIGITS, Filter, integer, register_export
+from dashboard.exports import ANY_TEXT, DIGITS, Filter, export_href, integer, register_export
 from dashboard.figures import tariffs as fig
 
 ROLES = ("admin", "finance", "manager", "end_user")
@@ -281,10 +280,6 @@ def _plain(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
-def _href(report: str, query: dict) -> str:
-    return f"/export/{report}.csv?" + urlencode({k: v for k, v in query.items() if v != ""})
-
-
 def analysis_params(period_from, period_to, months, min_saving, min_pct, cost_centre) -> dict:
     """The parameters of reports.tariff_analysis from the page's controls, validated."""
     return {
@@ -349,12 +344,12 @@ def update_analysis(period_from, period_to, vat, months, min_saving, min_pct, co
     if not period_from or not period_to:
         return None, blank, blank, [], components.empty_state("Choose a period."), "", ""
     params = analysis_params(period_from, period_to, months, min_saving, min_pct, cost_centre)
-    href = _href("tariff_analysis", {
+    href = export_href("tariff_analysis", {
         "from": period_from, "to": period_to, "months": params["months"],
         "min_saving": _plain(params["min_saving"]), "min_pct": _plain(params["min_pct"]),
         "cost_centre": params["cost_centre"],
     })
-    options_href = _href("tariff_options", {
+    options_href = export_href("tariff_options", {
         "from": period_from, "to": period_to, "months": params["months"],
     })
     try:
@@ -421,8 +416,8 @@ def update_line(selected_rows, period_from, period_to, vat, months):
     params = {"period_from": period_from, "period_to": period_to, "months": _months(months),
               "msisdn": msisdn}
     query = {"from": period_from, "to": period_to, "months": params["months"], "msisdn": msisdn}
-    options_href = _href("tariff_options", query)
-    months_href = _href("tariff_line_months", query)
+    options_href = export_href("tariff_options", query)
+    months_href = export_href("tariff_line_months", query)
     title = f"Line {msisdn}: month by month on every plan"
     scope = gate.current_scope()
     try:

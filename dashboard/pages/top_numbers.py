@@ -9,7 +9,6 @@ lines called a number (click a bar or a row). Both tables export to CSV.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import dash
 import plotly.graph_objects as go
@@ -17,7 +16,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboard import components, gate
 from dashboard.auth import roles_required
-from dashboard.exports import ANY_TEXT, DIGITS, Filter, choice, register_export
+from dashboard.exports import ANY_TEXT, DIGITS, Filter, choice, export_href, register_export
 from dashboard.figures import top_numbers as fig
 from etl.contract import DESTINATION_CLASSES
 
@@ -172,10 +171,6 @@ def _params(period_from, period_to, service, by, dest_class, cost_centre) -> dic
     }
 
 
-def _href(report: str, query: dict) -> str:
-    return f"/export/{report}.csv?" + urlencode({k: v for k, v in query.items() if v})
-
-
 @callback(
     Output(COST_CENTRE, "options"),
     Input(components.PERIOD_FROM, "value"),
@@ -208,7 +203,7 @@ def update_top_numbers(period_from, period_to, vat, service, by, dest_class, cos
     if not period_from or not period_to:
         return _empty_figure(), [], components.empty_state("Choose a period."), ""
     params = _params(period_from, period_to, service, by, dest_class, cost_centre)
-    href = _href("top_numbers", {
+    href = export_href("top_numbers", {
         "from": period_from, "to": period_to, "by": params["by"], "service": params["service"],
         "destination_class": params["destination_class"], "cost_centre": params["cost_centre"],
     })
@@ -263,7 +258,7 @@ def update_lines(click_data, selected_rows, period_from, period_to, vat, service
         "service": service if service in ("VOICE", "SMS") else "VOICE",
         "cost_centre": cost_centre or None,
     }
-    href = _href("top_numbers_lines", {
+    href = export_href("top_numbers_lines", {
         "from": period_from, "to": period_to, "number": number, "service": params["service"],
         "cost_centre": params["cost_centre"],
     })

@@ -8,15 +8,13 @@ country. Both tables export to CSV (`usage_monthly`, `usage_roaming`).
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import dash
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import components, gate
 from dashboard.auth import roles_required
-from dashboard.exports import Filter, choice, register_export
+from dashboard.exports import Filter, choice, export_href, register_export
 from dashboard.figures import usage as fig
 from etl.contract import SERVICES
 
@@ -136,10 +134,6 @@ def _empty_figure() -> go.Figure:
     return figure
 
 
-def _href(report: str, query: dict) -> str:
-    return f"/export/{report}.csv?" + urlencode({k: v for k, v in query.items() if v})
-
-
 def _kpis(table, vat: bool) -> html.Div:
     """Headline numbers for the last bill period shown, with the month-on-month change."""
     last = max(table.bill_period)
@@ -194,7 +188,7 @@ def update_usage(period_from, period_to, vat, service):
     if not period_from or not period_to:
         return None, blank, blank, blank, [], components.empty_state("Choose a period."), ""
     service = service if service in SERVICES else None
-    href = _href("usage_monthly", {"from": period_from, "to": period_to, "service": service})
+    href = export_href("usage_monthly", {"from": period_from, "to": period_to, "service": service})
     # The charts show at least the 12 months up to `to`, so a single selected month still reads
     # as a trend; the KPIs and the grid show exactly the selection.
     chart_first = min(period_from, _months_back(period_to, 11))
@@ -237,7 +231,7 @@ def update_roaming(period_from, period_to, vat):
     blank = _empty_figure()
     if not period_from or not period_to:
         return blank, [], components.empty_state("Choose a period."), ""
-    href = _href("usage_roaming", {"from": period_from, "to": period_to})
+    href = export_href("usage_roaming", {"from": period_from, "to": period_to})
     try:
         df = gate.run("reports.usage_roaming", gate.current_scope(), period_from=period_from,
                       period_to=period_to)
