@@ -18,12 +18,15 @@ import csv
 import datetime as dt
 import gzip as gzip_mod
 import io
+import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from etl.contract import KINDS
+from etl.contract import kind_of as _kind_of
 from etl.tariff import (
     DATA_HOME,
     NAT_VOICE,
@@ -835,11 +839,16 @@ def generate(
     seed: int = 42,
     gzip: bool = False,
     progress: bool | None = None,
+    dirty: bool = False,
 ) -> dict:
     """Write a complete drop folder to `out`; returns a summary.
 
     Summary: {"files": {file name: data rows}, "cdr_rows", "billing_rows", "seconds",
-    "cdr_rows_per_s", "first_period", "last_period", "as_of"}.
+    "cdr_rows_per_s", "first_period", "last_period", "as_of"}; the row counts are the clean ones.
+
+    `dirty`: then append a small, seeded set of faulty rows to the fact files (duplicates,
+    conflicts, rows to reject) and describe them in `.faults.json` (summary key "faults"), so a
+    load shows its reject and duplicate handling; the rows loaded stay those of the clean estate.
     """
     if tenants < 1 or lines < 12 * tenants or months < 1:
         raise ValueError("need tenants >= 1, lines >= 12 per tenant and months >= 1")
@@ -993,8 +1002,9 @@ def generate(
     writer.shutdown()
     if bar is not None:
         bar.close()
+    faults = _inject_faults(out, files, seed) if dirty else None
     seconds = time.perf_counter() - t_start
-    return {
+    summary = {
         "files": files,
         "cdr_rows": cdr_rows,
         "billing_rows": billing_rows,
@@ -1004,6 +1014,9 @@ def generate(
         "last_period": f"{ly:04d}-{lm:02d}",
         "as_of": as_of.isoformat(),
     }
+    if faults is not None:
+        summary["faults"] = faults
+    return summary
 
 
 def _billing(rng: np.random.Generator, est: Estate, period: str, d0: int, d1: int,
@@ -1070,6 +1083,143 @@ def _billing(rng: np.random.Generator, est: Estate, period: str, d0: int, d1: in
         "amount": _dec_array(amt4),
         "vat": _dec_array(vat4),
     })  # fmt: skip
+
+
+# --- faults (opt-in: generate(dirty=True)) --------------------------------------------------------
+
+FAULTS_FILE = ".faults.json"  # a dot name: the loader skips it (any other non-CSV is refused)
+# Expected outcome of each fault kind in the loader: loaded rows never change.
+FAULT_OUTCOME = {
+    "duplicate": "duplicate", "conflict": "conflict", "unknown_account": "rejected",
+    "invalid_enum": "rejected", "malformed_amount": "rejected", "missing_offset": "rejected",
+    "missing_required": "rejected", "wrong_field_count": "rejected",
+}  # fmt: skip
+_CDR_FAULTS = tuple(FAULT_OUTCOME)
+_BILLING_FAULTS = tuple(k for k in FAULT_OUTCOME if k != "missing_offset")  # no timestamp
+
+
+def _read_text(path: Path) -> str:
+    if path.name.endswith(".gz"):
+        with gzip_mod.open(path, "rt", encoding="utf-8", newline="") as fh:
+            return fh.read()
+    return path.read_text(encoding="utf-8")
+
+
+def _write_text(path: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    if path.name.endswith(".gz"):
+        with (
+            open(path, "wb") as raw,
+            gzip_mod.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=3, mtime=0) as gz,
+        ):
+            gz.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def _fault_row(kind: str, fault: str, row: list[str], j: int, period: str) -> list[str]:
+    """One faulty record made from a good `row` of a fact file (its fields in contract order)."""
+    cols = KINDS[kind].column_names
+    r = list(row)
+    if fault == "duplicate":
+        return r
+    amount = "charge" if kind == "cdr" else "amount"
+    if fault == "conflict":  # same key, another amount
+        a = cols.index(amount)
+        r[a] = str(Decimal(r[a]) + Decimal("1.2345"))
+        return r
+    # Every other fault gets a fresh key, so it can only be rejected for its own fault.
+    compact = period.replace("-", "")
+    if kind == "cdr":
+        r[cols.index("record_id")] = f"F{compact}{j:09d}"
+    else:
+        r[cols.index("invoice_id")] = f"INV-FAULT-{compact}-{j:05d}"
+        r[cols.index("line_no")] = "1"
+    if fault == "unknown_account":
+        r[cols.index("account_id")] = f"ACC-UNKNOWN-{j:05d}"
+    elif fault == "invalid_enum":
+        r[cols.index("service" if kind == "cdr" else "charge_type")] = (
+            "FAX" if kind == "cdr" else "REFUND"
+        )
+    elif fault == "malformed_amount":
+        r[cols.index(amount)] = ("12,50", "abc")[j % 2]
+    elif fault == "missing_offset":
+        t = r[cols.index("event_time")]
+        r[cols.index("event_time")] = t[:19]  # YYYY-MM-DDTHH:MM:SS, offset dropped
+    elif fault == "missing_required":
+        r[cols.index("msisdn" if kind == "cdr" else "amount")] = ""
+    elif fault == "wrong_field_count":
+        r = r[:-1]
+    return r
+
+
+def _inject_faults(out: Path, files: dict[str, int], seed: int) -> dict:
+    """Append a small, seeded set of faulty rows to every fact file; returns the manifest.
+
+    Per CDR file ~0.01 % of its rows (at least one of each fault kind, duplicates the most
+    common), per billing file one of each kind. Duplicates repeat a row exactly and conflicts
+    repeat a key after the original, so the loaded rows are exactly the clean ones.
+    """
+    rng = np.random.default_rng([seed, 2])  # its own stream: the clean files do not change
+    manifest: dict = {"seed": seed, "files": {}, "totals": {k: 0 for k in FAULT_OUTCOME}}
+    serial = 0
+    for name in sorted(files):
+        kind = kind_of_name(name)
+        if kind not in ("cdr", "billing"):
+            continue
+        path = out / name
+        text = _read_text(path)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        n = len(lines) - 1  # data rows
+        if n < 1:
+            continue
+        faults = _CDR_FAULTS if kind == "cdr" else _BILLING_FAULTS
+        counts = dict.fromkeys(faults, 1)
+        if kind == "cdr":
+            extra = max(0, round(n * 1e-4) - len(faults))
+            w = np.array([0.4, 0.1] + [0.5 / (len(faults) - 2)] * (len(faults) - 2))
+            for f, k in zip(faults, rng.multinomial(extra, w / w.sum()), strict=True):
+                counts[f] += int(k)
+        total = sum(counts.values())
+        src = np.sort(rng.choice(n, size=min(total, n), replace=total > n)) + 1
+        rng.shuffle(src)
+        period = re.search(r"(\d{4}-\d{2})", name).group(1)
+        buf = io.StringIO()
+        w_csv = csv.writer(buf, lineterminator="\n")
+        injected = {}
+        for j, f in enumerate((k for k in faults for _ in range(counts[k])), start=1):
+            text_row = lines[int(src[j - 1])]
+            serial += 1  # numbers the fresh keys and alternates the malformed amounts
+            if f == "duplicate":  # the very same text, not a re-serialisation
+                buf.write(text_row + "\n")
+            else:
+                w_csv.writerow(_fault_row(kind, f, next(csv.reader([text_row])), serial, period))
+            injected[str(n + 1 + j)] = f  # file line number (the header is line 1)
+        _write_text(path, text + buf.getvalue())
+        manifest["files"][name] = {
+            "kind": kind,
+            "clean_rows": n,
+            "injected": counts,
+            "lines": injected,
+            "expected": {
+                "rows_read": n + total,
+                "loaded": n,
+                "rejected": sum(c for f, c in counts.items() if f != "duplicate"),
+                "duplicates": counts["duplicate"],
+                "conflicts": counts["conflict"],
+            },
+        }
+        for f, c in counts.items():
+            manifest["totals"][f] += c
+    (out / FAULTS_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def kind_of_name(name: str) -> str | None:
+    k = _kind_of(name)
+    return k.name if k else None
 
 
 def plan_by_code() -> dict[str, Plan]:

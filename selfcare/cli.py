@@ -38,11 +38,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
         start=args.start,
         seed=args.seed,
         gzip=args.gzip,
+        dirty=args.dirty,
     )
     files = summary.get("files", summary) if isinstance(summary, dict) else summary
     print(f"wrote {len(files)} files to {args.out}")
     if isinstance(summary, dict) and "cdr_rows" in summary:
         print(f"{summary['cdr_rows']:,} CDR rows")
+    if isinstance(summary, dict) and "faults" in summary:
+        n = sum(summary["faults"]["totals"].values())
+        print(f"{n:,} faulty rows appended to the fact files (listed in {args.out}/.faults.json)")
     return 0
 
 
@@ -173,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", help="first bill period YYYY-MM (default: 12 complete months back)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     g.add_argument("--gzip", action="store_true", help="write .csv.gz facts")
+    g.add_argument(
+        "--dirty",
+        action="store_true",
+        help="append a few seeded faulty rows (duplicates, conflicts, rejects) to the fact files, "
+        "listed in .faults.json",
+    )
 
     ld = add("load", cmd_load, "Load every export file in a folder into the Parquet lake.")
     ld.add_argument("dir", help="the drop folder")

@@ -5,6 +5,7 @@ The demo users (one per profile) get fresh random passwords on every run, printe
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from etl import lake as lake_files
 from selfcare.config import Settings
 
 DEMO_DIR = Path("data/demo")
-DEMO_ESTATE = {"tenants": 3, "lines": 1500, "months": 12, "seed": 42}
+# dirty: a few faulty rows in the fact files, so the load report shows rejects and duplicates.
+DEMO_ESTATE = {"tenants": 3, "lines": 1500, "months": 12, "seed": 42, "dirty": True}
 
 # Which employee each profile is linked to: picked from the loaded HR feed by shape, not by id,
 # so the demo works for any seed. The manager has at least two levels below them.
@@ -60,6 +62,26 @@ def pick_demo_employees(lake: Path) -> tuple[str, dict[str, str | None]]:
     return tenant, dict(zip(("admin", "finance", "manager", "end_user"), row, strict=True))
 
 
+# A reason with its quoted values and line numbers left out: one group per kind of fault.
+_REASON_KIND = r"""regexp_replace(regexp_replace(reason, '''[^'']*''', '<value>', 'g'),
+                                  'line [0-9]+', 'line <n>', 'g')"""
+
+
+def reject_summary(lake: Path, load_id: str, limit: int = 20) -> str:
+    """The reasons of a load's rejected rows grouped by kind and counted, most common first."""
+    con = duckdb.connect(":memory:")
+    for statement in lake_files.reader_views(lake):
+        con.execute(statement)
+    rows = con.execute(
+        f"select {_REASON_KIND} as why, count(*) as n from etl_rejects where load_id = $id "
+        "group by why order by n desc, why limit $limit",
+        {"id": load_id, "limit": limit},
+    ).fetchall()
+    out = ["rejected rows by reason (every row, with line number and raw text, in etl_rejects):"]
+    out += [f"  {n:>7,}  {why}" for why, n in rows]
+    return "\n".join(out)
+
+
 def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
     """Create or reset the five demo users; returns (email, role, password) rows."""
     from dashboard import store
@@ -86,13 +108,17 @@ def run_demo(settings: Settings, serve_after: bool = True, host="127.0.0.1", por
     from etl.load import load
 
     marker = DEMO_DIR / ".complete"
-    if not marker.exists():
+    # The marker names the estate's parameters: a folder made with other ones is regenerated.
+    stamp = json.dumps(DEMO_ESTATE, sort_keys=True) + "\n"
+    if not marker.exists() or marker.read_text() != stamp:
         print(f"Generating the demo estate in {DEMO_DIR} ...", flush=True)
         generate(out=DEMO_DIR, **DEMO_ESTATE)
-        marker.write_text("ok\n")
+        marker.write_text(stamp)
     print(f"Loading {DEMO_DIR} into {settings.lake} ...", flush=True)
     report = load(DEMO_DIR, settings.lake)
     print(report.render())
+    if report.totals["rejected"]:
+        print(reject_summary(settings.lake, report.load_id))
     users = ensure_demo_users(settings)
     print("\nDemo users (passwords are new on every `make demo` and shown only now):")
     for email, role, password in users:
