@@ -334,12 +334,14 @@ def find_user(db: str | os.PathLike[str], email: str) -> User | None:
         return _user(con.execute("select * from users where email = ?", (email,)).fetchone())
 
 
-def list_users(db: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def list_users(db: str | os.PathLike[str], tenant_id: str | None = None) -> list[dict[str, Any]]:
+    """Every user, or with `tenant_id` only that tenant's (an administrator's own users)."""
+    sql = "select id, email, role, tenant_id, employee_id, active, created_at from users"
     with connect(db) as con:
-        rows = con.execute(
-            "select id, email, role, tenant_id, employee_id, active, created_at from users"
-            " order by id"
-        ).fetchall()
+        if tenant_id is None:
+            rows = con.execute(sql + " order by id").fetchall()
+        else:
+            rows = con.execute(sql + " where tenant_id = ? order by id", (tenant_id,)).fetchall()
     return [dict(r) | {"active": bool(r["active"])} for r in rows]
 
 
