@@ -70,7 +70,7 @@ def endpoints(first: str, last: str) -> list[Endpoint]:
         Endpoint(
             "usage_monthly.csv",
             f"/export/usage_monthly.csv?{window}",
-            "usage summary, whole window (gate.run: repeats hit its result cache)",
+            "usage summary, whole window (streamed)",
         ),
         Endpoint("top_numbers.csv", f"/export/top_numbers.csv?{window}", "raw CDRs, whole window"),
     ]
