@@ -25,6 +25,7 @@ final as (
         a.employee_id,
         a.employee_name,
         a.plan_code,
+        a.territory,
         case
             when b.msisdn is null or b.msisdn = '' then 'ACCOUNT_LEVEL'
             when a.msisdn is null then 'UNKNOWN'

@@ -11,7 +11,8 @@
 -- before each period, also before $period_from. Scope: $scope_tenant_id, $scope_all_lines,
 -- $scope_msisdns.
 with billing as (
-    select * from fct_billing as b
+    -- invoice lines already attributed (account level, unknown and unassigned lines included)
+    select * from v_billing_attributed as b
     where b.tenant_id = $scope_tenant_id
       and ($scope_all_lines or b.msisdn in (select unnest($scope_msisdns)))
       and b.bill_period <= $period_to
@@ -40,32 +41,20 @@ billing_segments as (
         b.bill_period,
         b.amount,
         b.vat,
+        b.cost_centre_id,
+        b.cost_centre_name,
         case
-            when b.msisdn is null or b.msisdn = '' then 'Account level'
-            when a.msisdn is null then 'Unknown lines'
+            when b.cost_centre_id in ('ACCOUNT_LEVEL', 'UNKNOWN') then b.cost_centre_name
             else coalesce(p.product_type, 'Unknown plan')
         end as product_type,
         case
-            when b.msisdn is null or b.msisdn = '' then 'ACCOUNT_LEVEL'
-            when a.msisdn is null then 'UNKNOWN'
-            else a.cost_centre_id
-        end as cost_centre_id,
-        case
-            when b.msisdn is null or b.msisdn = '' then 'Account level'
-            when a.msisdn is null then 'Unknown lines'
-            else a.cost_centre_name
-        end as cost_centre_name,
-        case
-            when b.msisdn is null or b.msisdn = '' then 'Account level'
-            when a.msisdn is null then 'Unknown lines'
-            when a.cost_centre_id = 'UNASSIGNED' then 'Unassigned lines'
-            else a.territory
+            when b.cost_centre_id in ('ACCOUNT_LEVEL', 'UNKNOWN', 'UNASSIGNED')
+                then b.cost_centre_name
+            else b.territory
         end as territory,
     from billing as b
-    left join attribution as a
-        on a.msisdn = b.msisdn
     left join plans as p
-        on p.plan_code = a.plan_code
+        on p.plan_code = b.plan_code
 ),
 
 -- every line-month usage row with the segments it belongs to (usage always has a line)
