@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import dash_ag_grid as dag
+import plotly.graph_objects as go
 from dash import html
 
 PERIOD_FROM = "app-period-from"
@@ -183,3 +184,12 @@ def data_grid(
         style={"height": height, "width": "100%", **kwargs.pop("style", {})},
         **kwargs,
     )
+
+
+def empty_figure() -> go.Figure:
+    """A blank chart (no axes) to sit under an empty or error state."""
+    figure = go.Figure()
+    figure.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False}, height=200, template="plotly_white"
+    )
+    return figure

@@ -13,7 +13,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import components, gate
@@ -124,14 +123,6 @@ def layout(**kwargs):
     )
 
 
-def _empty_figure() -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False}, height=200, template="plotly_white"
-    )
-    return figure
-
-
 def _dimensions(scope: gate.Scope) -> tuple[str, ...]:
     return ANALYST_DIMENSIONS if scope.aggregate_only else TENANT_DIMENSIONS
 
@@ -228,7 +219,7 @@ def _backtest(result, test, periods, vat: bool) -> html.Div:
 )
 @roles_required(*ROLES)
 def update_growth(period_from, period_to, vat, dimension):
-    blank = _empty_figure()
+    blank = components.empty_figure()
     if not period_from or not period_to:
         return None, blank, blank, blank, None, [], components.empty_state("Choose a period."), ""
     scope = gate.current_scope()

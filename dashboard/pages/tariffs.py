@@ -17,7 +17,6 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import components, gate
@@ -249,15 +248,6 @@ def layout(**kwargs):
     )
 
 
-def _empty_figure() -> go.Figure:
-    """A blank chart (no axes) to sit under an empty or error state."""
-    figure = go.Figure()
-    figure.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False}, height=200, template="plotly_white"
-    )
-    return figure
-
-
 def _months(value) -> int:
     try:
         n = int(value)
@@ -340,7 +330,7 @@ def update_cost_centres(_period_to):
 )
 @roles_required(*ROLES)
 def update_analysis(period_from, period_to, vat, months, min_saving, min_pct, cost_centre):
-    blank = _empty_figure()
+    blank = components.empty_figure()
     if not period_from or not period_to:
         return None, blank, blank, [], components.empty_state("Choose a period."), "", ""
     params = analysis_params(period_from, period_to, months, min_saving, min_pct, cost_centre)
@@ -377,9 +367,10 @@ def update_trend(period_to, vat):
     try:
         df = gate.run("reports.tariff_spend_trend", gate.current_scope())
     except gate.GateError:
-        return _empty_figure(), components.error_state("The spend trend could not be loaded.")
+        state = components.error_state("The spend trend could not be loaded.")
+        return components.empty_figure(), state
     if df.empty:
-        return _empty_figure(), components.empty_state("No bills yet")
+        return components.empty_figure(), components.empty_state("No bills yet")
     return fig.spend_trend_figure(df, components.vat_on(vat)), None
 
 
@@ -410,7 +401,7 @@ def update_line(selected_rows, period_from, period_to, vat, months):
     msisdn = picked_line(selected_rows)
     title = "Pick a line in the table"
     if not msisdn or not period_from or not period_to:
-        return (title, _empty_figure(), [], [],
+        return (title, components.empty_figure(), [], [],
                 components.empty_state("Pick a line in the table to see it month by month."),
                 "", "")
     params = {"period_from": period_from, "period_to": period_to, "months": _months(months),
@@ -424,11 +415,11 @@ def update_line(selected_rows, period_from, period_to, vat, months):
         options = gate.run("reports.tariff_options", scope, **params)
         per_month = gate.run("reports.tariff_line_months", scope, **params)
     except gate.GateError:
-        return (title, _empty_figure(), [], [],
+        return (title, components.empty_figure(), [], [],
                 components.error_state("The line could not be loaded."), options_href,
                 months_href)
     if per_month.empty:
-        return (title, _empty_figure(), [], [],
+        return (title, components.empty_figure(), [], [],
                 components.empty_state("No bills for this line in this period"), options_href,
                 months_href)
     incl = components.vat_on(vat)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboard import components, gate
@@ -151,15 +150,6 @@ def layout(**kwargs):
     )
 
 
-def _empty_figure() -> go.Figure:
-    """A blank chart (no axes) to sit under an empty or error state."""
-    figure = go.Figure()
-    figure.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False}, height=200, template="plotly_white"
-    )
-    return figure
-
-
 def _params(period_from, period_to, service, by, dest_class, cost_centre) -> dict:
     return {
         "period_from": period_from,
@@ -201,7 +191,7 @@ def update_cost_centres(_period_from):
 @roles_required(*ROLES)
 def update_top_numbers(period_from, period_to, vat, service, by, dest_class, cost_centre):
     if not period_from or not period_to:
-        return _empty_figure(), [], components.empty_state("Choose a period."), ""
+        return components.empty_figure(), [], components.empty_state("Choose a period."), ""
     params = _params(period_from, period_to, service, by, dest_class, cost_centre)
     href = export_href("top_numbers", {
         "from": period_from, "to": period_to, "by": params["by"], "service": params["service"],
@@ -210,10 +200,10 @@ def update_top_numbers(period_from, period_to, vat, service, by, dest_class, cos
     try:
         df = gate.run("reports.top_numbers", gate.current_scope(), **params)
     except gate.GateError:
-        return (_empty_figure(), [],
+        return (components.empty_figure(), [],
                 components.error_state("The numbers could not be loaded; try again later."), href)
     if df.empty:
-        return (_empty_figure(), [],
+        return (components.empty_figure(), [],
                 components.empty_state("No usage in this period"), href)
     incl = components.vat_on(vat)
     return (fig.top_numbers_figure(df, params["by"], incl), fig.top_numbers_rows(df, incl),

@@ -9,7 +9,6 @@ country. Both tables export to CSV (`usage_monthly`, `usage_roaming`).
 from __future__ import annotations
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import components, gate
@@ -126,14 +125,6 @@ def layout(**kwargs):
     )
 
 
-def _empty_figure() -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False}, height=200, template="plotly_white"
-    )
-    return figure
-
-
 def _kpis(table, vat: bool) -> html.Div:
     """Headline numbers for the last bill period shown, with the month-on-month change."""
     last = max(table.bill_period)
@@ -184,7 +175,7 @@ def _kpis(table, vat: bool) -> html.Div:
 )
 @roles_required(*ROLES)
 def update_usage(period_from, period_to, vat, service):
-    blank = _empty_figure()
+    blank = components.empty_figure()
     if not period_from or not period_to:
         return None, blank, blank, blank, [], components.empty_state("Choose a period."), ""
     service = service if service in SERVICES else None
@@ -228,7 +219,7 @@ def _months_back(period: str, n: int) -> str:
 )
 @roles_required(*ROLES)
 def update_roaming(period_from, period_to, vat):
-    blank = _empty_figure()
+    blank = components.empty_figure()
     if not period_from or not period_to:
         return blank, [], components.empty_state("Choose a period."), ""
     href = export_href("usage_roaming", {"from": period_from, "to": period_to})
