@@ -273,6 +273,12 @@ TABLES.update(
     }
 )
 
+# The summaries the load rebuilds per touched (tenant, bill period), in this order, each from
+# queries/lake/<name>.sql over the view `fct_cdr_affected` (the CDRs of those partitions) and the
+# reference views; a later one may also read `<earlier>_affected`, the partitions an earlier one
+# just wrote. Each is partitioned by (tenant_id, bill_period).
+AGGREGATES: tuple[str, ...] = ("agg_cdr_line_month", "agg_tariff_usage_line_month")
+
 
 def empty_manifest() -> dict[str, Any]:
     """The state before the first load: every table, no files."""

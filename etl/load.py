@@ -676,7 +676,7 @@ class _Loader:
         }
         for stmt in lk.reader_views(self.lake, sub):
             c.execute(stmt)
-        for table in ("agg_cdr_line_month", "agg_tariff_usage_line_month"):
+        for table in lk.AGGREGATES:
             sql = _lake_sql(table)
             out = self._out_dir()
             c.execute(
@@ -685,7 +685,13 @@ class _Loader:
             )
             entry = self.m["tables"][table]
             entry["files"] = [f for f in entry["files"] if not in_affected(f)]
-            self._adopt(out, table)
+            added = self._adopt(out, table)
+            # A later summary may build on this one: `<table>_affected` is its new partitions.
+            view = {"columns": entry["columns"], "files": added}
+            for stmt in lk.reader_views(
+                self.lake, {"version": 0, "tables": {f"{table}_affected": view}}
+            ):
+                c.execute(stmt)
         self.report.aggregate_partitions = len(affected)
 
     def _write_ledger(self) -> None:
