@@ -34,8 +34,10 @@ from etl.validate import (
     DELIM,
     QUOTE,
     Refused,
+    fast_ok,
     inspect_file,
     stage_select,
+    typed_expr,
 )
 from etl.validate import (
     csv_field_sql as _csv_field,
@@ -56,6 +58,7 @@ FACT_TABLE = {"cdr": "fct_cdr", "billing": "fct_billing"}
 PAUSE_AT = "SELFCARE_TEST_PAUSE_AT"  # test hook, see _pause
 PAUSE_SECONDS = "SELFCARE_TEST_PAUSE_SECONDS"
 _PARTITION = re.compile(r"/(tenant_id=[^/]+/)?(bill_period|as_of)=([^/]+)/")
+_PARTITION_OF = re.compile(r"/tenant_id=([^/]+)/bill_period=([^/]+)/")
 
 
 class LoadError(RuntimeError):
@@ -75,6 +78,7 @@ class FileReport:
     conflicts: int = 0
     as_of: str | None = None
     sha256: str | None = None
+    method: str = ""  # fast (one pass, proved clean) | full (every row explained) | "" (not read)
 
 
 @dataclass
@@ -125,13 +129,13 @@ class LoadReport:
         out = [f"load {self.load_id} into {self.lake}: {state} ({self.seconds:.1f} s)"]
         head = (
             f"{'file':<34} {'status':<8} {'read':>10} {'loaded':>10} {'rejected':>9} "
-            f"{'dup':>7} {'confl':>6}"
+            f"{'dup':>7} {'confl':>6}  pass"
         )
         out.append(head)
         for f in self.files[:max_files]:
             out.append(
                 f"{f.file[:34]:<34} {f.status:<8} {f.rows_read:>10,} {f.loaded:>10,} "
-                f"{f.rejected:>9,} {f.duplicates:>7,} {f.conflicts:>6,}"
+                f"{f.rejected:>9,} {f.duplicates:>7,} {f.conflicts:>6,}  {f.method}"
             )
         if len(self.files) > max_files:
             out.append(f"... and {len(self.files) - max_files} more files")
@@ -155,10 +159,13 @@ def load(
     *,
     progress: bool | None = None,
     memory_limit: str = "2GB",
+    fast_path: bool = True,
 ) -> LoadReport:
     """Load every export file in `drop_dir` into `lake` and publish the result atomically.
 
     `progress`: a bar per file on stderr; None = only when stderr is a terminal.
+    `fast_path`: try the one-pass path for fact files first (False: the full path only; the
+    result is the same, which the tests check).
     Raises LoadError when the folder is missing or another load holds the lake.
     """
     drop = Path(drop_dir)
@@ -168,7 +175,7 @@ def load(
         progress = sys.stderr.isatty()
     try:
         with lk.exclusive_lock(lake):
-            return _Loader(drop, Path(lake), bool(progress), memory_limit).run()
+            return _Loader(drop, Path(lake), bool(progress), memory_limit, fast_path).run()
     except lk.LakeBusy as e:
         raise LoadError(str(e)) from None
 
@@ -179,6 +186,10 @@ def _lit(text: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name + '"'
+
+
+def _lit_list(items: Iterable[str]) -> str:
+    return "[" + ", ".join(_lit(i) for i in items) + "]"
 
 
 def _line_no(ord_expr: str) -> str:
@@ -201,8 +212,11 @@ def _pause(point: str, work: Path, n: int = 0) -> None:
 
 
 class _Loader:
-    def __init__(self, drop: Path, lake: Path, progress: bool, memory_limit: str):
+    def __init__(
+        self, drop: Path, lake: Path, progress: bool, memory_limit: str, fast_path: bool = True
+    ):
         now = datetime.now(UTC)
+        self.fast_path = fast_path
         self.drop = drop
         self.lake = lake
         self.progress = progress
@@ -313,7 +327,13 @@ class _Loader:
             bar.update(1)
             self.seq += 1
             try:
-                self._stage(path, kind, rep)
+                # A fact file that proves clean in one pass is done; any doubt takes the full path.
+                done = (
+                    self.fast_path and kind.fact and self._fast_fact(path, kind, rep, info.records)
+                )
+                rep.method = "fast" if done else "full"
+                if not done:
+                    self._stage(path, kind, rep)
             except (duckdb.InvalidInputException, duckdb.ConversionException) as e:
                 # the CSV reader gave up on the file (e.g. a quote it cannot resolve); an I/O
                 # error such as a full disk is not the file's fault and stops the whole load
@@ -323,7 +343,9 @@ class _Loader:
                 rep.rows_read = 0
                 return rep
             bar.update(1)
-            if kind.fact:
+            if done:
+                pass
+            elif kind.fact:
                 self._load_fact(kind, rep)
             else:
                 self._load_reference(kind, rep)
@@ -350,13 +372,14 @@ class _Loader:
 
         return tqdm(total=4, desc=name[:40], unit="step", leave=False, file=sys.stderr)
 
-    def _read_csv(self, path: Path, kind: Kind, rejects: str) -> str:
+    def _read_csv(self, path: Path, kind: Kind, rejects: str, ordinality: bool = True) -> str:
         cols = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in kind.column_names) + "}"
         return (
             f"read_csv({_lit(str(path))}, columns = {cols}, header = true, auto_detect = false, "
             f"delim = {_lit(DELIM)}, quote = {_lit(QUOTE)}, escape = {_lit(QUOTE)}, "
             f"store_rejects = true, rejects_table = {_lit(rejects)}, "
-            f"rejects_scan = {_lit(rejects + '_scan')}, rejects_limit = 0) with ordinality"
+            f"rejects_scan = {_lit(rejects + '_scan')}, rejects_limit = 0)"
+            + (" with ordinality" if ordinality else "")
         )
 
     def _stage(self, path: Path, kind: Kind, rep: FileReport) -> None:
@@ -365,10 +388,24 @@ class _Loader:
         c = self.con
         rej = f"rej_{self.seq}"
         c.execute(f"create table stage as {stage_select(kind, self._read_csv(path, kind, rej))}")
+        self._structural_rejects(kind, rej)
+        # Line number of a good row: ordinality + header + the structural rejects before it.
+        c.execute(
+            "create or replace temp table gaps as "
+            "select line_no - row_number() over (order by line_no) as g from srej"
+        )
+        rep.rows_read = (
+            c.execute("select count(*) from stage").fetchone()[0]
+            + c.execute("select count(*) from srej").fetchone()[0]
+        )
+
+    def _structural_rejects(self, kind: Kind, rej: str) -> None:
+        """Table `srej` (line_no, reason, raw): the lines the CSV reader itself rejected into
+        its rejects table `rej` (wrong number of fields, bad quoting)."""
         n = len(kind.columns)
         # A line can carry several errors (one per extra field): one reason per line.
-        c.execute(
-            f"""create table srej as
+        self.con.execute(
+            f"""create or replace table srej as
             select line as line_no,
               case when bool_or(error_type = 'MISSING COLUMNS')
                    then 'wrong number of fields (' || min(try_cast(regexp_extract(error_message,
@@ -383,15 +420,6 @@ class _Loader:
                 as reason,
               rtrim(any_value(csv_line), chr(13) || chr(10)) as raw
             from {rej} group by line"""
-        )
-        # Line number of a good row: ordinality + header + the structural rejects before it.
-        c.execute(
-            "create or replace temp table gaps as "
-            "select line_no - row_number() over (order by line_no) as g from srej"
-        )
-        rep.rows_read = (
-            c.execute("select count(*) from stage").fetchone()[0]
-            + c.execute("select count(*) from srej").fetchone()[0]
         )
 
     def _classify(self, kind: Kind, existing: str) -> None:
@@ -531,6 +559,89 @@ class _Loader:
         return added
 
     # --- facts ----------------------------------------------------------------------------------
+
+    def _fast_fact(self, path: Path, kind: Kind, rep: FileReport, records: int) -> bool:
+        """The fast path of a fact file: one streaming pass from the CSV to the lake's partitioned
+        Parquet, keeping only rows that `fast_ok` passes and whose account is known. The result
+        stands only when it is proved complete: rows written + lines the CSV reader rejected =
+        the file's records, and no key repeats in the file or is already in the lake. Otherwise
+        its output is dropped and False sends the file down the full path (`_stage`,
+        `_load_fact`), which explains every row. A clean file is read once and written once.
+        """
+        c = self.con
+        table = FACT_TABLE[kind.name]
+        rej = f"rej_{self.seq}_fast"
+        typed = {col.name: typed_expr(col, f"s.{_ident(col.name)}") for col in kind.columns}
+        if kind.name == "cdr":
+            period = f"strftime(timezone(t.timezone, {typed['event_time']}), '%Y-%m')"
+        else:
+            period = "s.bill_period"
+        cols = []
+        for n, _t in lk.TABLES[table]:
+            if n == "load_id":
+                cols.append(f"{_lit(self.load_id)} as load_id")
+            elif n == "tenant_id":
+                cols.append("a.tenant_id")
+            elif n == "bill_period":
+                cols.append(f"{period} as bill_period")
+            else:
+                cols.append(f"{typed[n]} as {_ident(n)}")
+        out = self._out_dir()
+        written = c.execute(
+            f"""copy (
+                with acct as (
+                    select account_id, arg_max(tenant_id, as_of) as tenant_id
+                    from snap_account group by account_id
+                ),
+                tz as (select tenant_id, any_value(timezone) as timezone from dim_tenant
+                       group by tenant_id)
+                select {", ".join(cols)}
+                from {self._read_csv(path, kind, rej, ordinality=False)} as s
+                join acct as a on a.account_id = s.account_id
+                join tz as t on t.tenant_id = a.tenant_id
+                where {fast_ok(kind, "s")}
+            ) to {_lit(str(out))} (format parquet, partition_by (tenant_id, bill_period))"""
+        ).fetchone()[0]
+        self._structural_rejects(kind, rej)
+        structural = c.execute("select count(*) from srej").fetchone()[0]
+        files = sorted(str(p) for p in out.rglob("*.parquet"))
+        clean = written + structural == records
+        if clean and files:
+            key = ", ".join(_ident(k) for k in kind.key)
+            new = f"read_parquet({_lit_list(files)}, hive_partitioning = false)"
+            clean = not c.execute(
+                f"select 1 from {new} group by {key} having count(*) > 1 limit 1"
+            ).fetchall()
+            if clean and self.m["tables"][table]["files"]:
+                on = " and ".join(f"a.{_ident(k)} = b.{_ident(k)}" for k in kind.key)
+                clean = not c.execute(
+                    f"select 1 from (select {key} from {table}) as a "
+                    f"semi join (select {key} from {new}) as b on {on} limit 1"
+                ).fetchall()
+        if not clean:
+            shutil.rmtree(out, ignore_errors=True)
+            return False
+        rep.rows_read = written + structural
+        rep.loaded = written
+        rep.rejected = structural
+        self._write_structural_rejects(kind, rep)
+        for f in self._adopt(out, table):
+            m = _PARTITION_OF.search(f)
+            if kind.name == "cdr" and m:
+                self.affected.add((m.group(1), m.group(2)))
+        return True
+
+    def _write_structural_rejects(self, kind: Kind, rep: FileReport) -> None:
+        """The fast path's rejects: only lines the CSV reader refused (`srej`)."""
+        if not self.con.execute("select count(*) from srej").fetchone()[0]:
+            return
+        out = self._out_dir()
+        self.con.execute(
+            f"copy (select {_lit(self.load_id)} as load_id, {_lit(rep.file)} as file_name, "
+            f"{_lit(kind.name)} as kind, line_no::bigint as line_no, reason, raw from srej "
+            f"order by line_no) to {_lit(str(out / 'rejects.parquet'))} (format parquet)"
+        )
+        self._adopt(out, "etl_rejects")
 
     def _load_fact(self, kind: Kind, rep: FileReport) -> None:
         c = self.con
