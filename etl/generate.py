@@ -210,6 +210,10 @@ MIS_SIZED, SECOND_BEST = 0.03, 0.11
 # --- helpers --------------------------------------------------------------------------------------
 
 
+# Direct reports of one supervisor inside a team (see build_estate).
+SPAN_OF_CONTROL = 12
+
+
 def _month_add(year: int, month: int, k: int) -> tuple[int, int]:
     m = year * 12 + (month - 1) + k
     return m // 12, m % 12 + 1
@@ -434,7 +438,10 @@ def build_estate(rng: np.random.Generator, tenants: int, lines: int, first_day: 
     per[0] += max(0, lines - int(per.sum()))
     n_unknown = 3
     total = int(per.sum()) + n_unknown * tenants
-    numbers = _unique_numbers(rng, OUR_PREFIXES, total + 400 * tenants)
+    # On-net contacts are drawn from a pool of our other subscribers: 22% of a contact book of
+    # 1.1 x the tenant's lines must fit in it.
+    pool = max(400, int(np.ceil(0.25 * per.max())))
+    numbers = _unique_numbers(rng, OUR_PREFIXES, total + pool * tenants)
     line_numbers, onnet_pool = numbers[:total], numbers[total:]
 
     terr_names = [t for t, _ in TERRITORIES]
@@ -529,9 +536,20 @@ def build_estate(rng: np.random.Generator, tenants: int, lines: int, first_day: 
             leaders.append(person(uid, "" if parent < 0 else emp_rows[leaders[parent]][0]))
             leaders[-1] = len(emp_rows) - 1
         leaf = [i for i, u in enumerate(units) if not any(p == i for _, _, p in units)]
+        # In a leaf unit people report in a tree of at most SPAN_OF_CONTROL direct reports each,
+        # filled breadth first from the unit's leader: a big unit has supervisors, as a real one
+        # does, so reporting chains of every size exist (not one leader over thousands).
+        members = {u: [leaders[u]] for u in leaf}  # row indexes, in the order they joined
+        boss_at = dict.fromkeys(leaf, 0)  # index into members[u] of who takes the next report
+        direct: dict[int, int] = {}
         while len(emp_rows) < n_emp:
             u = leaf[int(rng.integers(len(leaf)))]
-            person(units[u][0], emp_rows[leaders[u]][0])
+            boss = members[u][boss_at[u]]
+            person(units[u][0], emp_rows[boss][0])
+            members[u].append(len(emp_rows) - 1)
+            direct[boss] = direct.get(boss, 0) + 1
+            if direct[boss] >= SPAN_OF_CONTROL:
+                boss_at[u] += 1
         ten.employees = emp_rows
         out_t.append(ten)
 
