@@ -574,9 +574,13 @@ class _Loader:
         c = self.con
         table = FACT_TABLE[kind.name]
         rej = f"rej_{self.seq}_fast"
-        typed = {col.name: typed_expr(col, f"s.{_ident(col.name)}") for col in kind.columns}
+        # Each value is cast once, in the inner query (`v_<column>`); the filter and the output
+        # read the cast.
+        casts = [c for c in kind.columns if c.type != "VARCHAR"]
+        typed = {c.name: f"s.v_{c.name}" for c in casts}
+        inner = ", ".join(f"{typed_expr(c, f'r.{_ident(c.name)}')} as v_{c.name}" for c in casts)
         if kind.name == "cdr":
-            period = f"strftime(timezone(t.timezone, {typed['event_time']}), '%Y-%m')"
+            period = f"strftime(timezone(s.timezone, {typed['event_time']}), '%Y-%m')"
         else:
             period = "s.bill_period"
         cols = []
@@ -584,11 +588,11 @@ class _Loader:
             if n == "load_id":
                 cols.append(f"{_lit(self.load_id)} as load_id")
             elif n == "tenant_id":
-                cols.append("a.tenant_id")
+                cols.append("s.tenant_id")
             elif n == "bill_period":
                 cols.append(f"{period} as bill_period")
             else:
-                cols.append(f"{typed[n]} as {_ident(n)}")
+                cols.append(f"{typed.get(n, f's.{_ident(n)}')} as {_ident(n)}")
         out = self._out_dir()
         written = c.execute(
             f"""copy (
@@ -599,10 +603,13 @@ class _Loader:
                 tz as (select tenant_id, any_value(timezone) as timezone from dim_tenant
                        group by tenant_id)
                 select {", ".join(cols)}
-                from {self._read_csv(path, kind, rej, ordinality=False)} as s
-                join acct as a on a.account_id = s.account_id
-                join tz as t on t.tenant_id = a.tenant_id
-                where {fast_ok(kind, "s")}
+                from (
+                    select r.*, {inner}, a.tenant_id, t.timezone
+                    from {self._read_csv(path, kind, rej, ordinality=False)} as r
+                    join acct as a on a.account_id = r.account_id
+                    join tz as t on t.tenant_id = a.tenant_id
+                ) as s
+                where {fast_ok(kind, "s", typed)}
             ) to {_lit(str(out))} (format parquet, partition_by (tenant_id, bill_period))"""
         ).fetchone()[0]
         self._structural_rejects(kind, rej)

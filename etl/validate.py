@@ -284,38 +284,41 @@ def stage_select(kind: Kind, source: str) -> str:
 # --- the fast path: a conservative test of a good row ------------------------------------------
 
 
-def _plainly_valid(col: Column, x: str) -> str | None:
+def _plainly_valid(col: Column, x: str, typed: str | None = None) -> str | None:
     """SQL true when the raw value `x` of a column is plainly valid for its type (None: no check
     beyond presence). Stricter than the full checks: a value it doubts is judged by them. The
     numbers must be in their canonical form (what the cast prints back), which also excludes
     signs, blanks, exponents and more than 4 decimal places; those take the full checks."""
     t = col.type.upper()
+    v = typed or typed_expr(col, x)
     if t.startswith(("DECIMAL", "INTEGER", "BIGINT", "DATE")):
-        return f"try_cast({x} as {col.type})::varchar = {x}"
+        return f"{v}::varchar = {x}"
     if t == "TIMESTAMPTZ":
         # an explicit offset: ...Z or ...+hh:mm / -hh:mm
         return (
-            f"try_cast({x} as TIMESTAMPTZ) is not null and (suffix({x}, 'Z') "
+            f"{v} is not null and (suffix({x}, 'Z') "
             f"or ({x}[-6:-6] in ('+', '-') and {x}[-3:-3] = ':'))"
         )
     return None
 
 
-def fast_ok(kind: Kind, row: str = "") -> str:
+def fast_ok(kind: Kind, row: str = "", typed: dict[str, str] | None = None) -> str:
     """SQL true for a row of raw VARCHAR columns (as read by the pinned dialect) that is plainly
     good: every value present where required, untrimmed-equal to itself, of its type in the
     canonical form, within its enum, and the kind's extra rules hold. A row it passes gets exactly
     the typed values `stage_select` would give it (`typed_expr` of the same text); a row it fails
-    is not necessarily bad, only worth the full checks.
+    is not necessarily bad, only worth the full checks. `typed`: column name -> an expression
+    already holding `typed_expr` of that column (so a query casts each value once).
     """
     p = row + "." if row else ""
+    typed = typed or {}
     parts = []
     for c in kind.columns:
         x = p + _ident(c.name)
         if c.enum:
             # an exact member has no blanks around it
             cond = f"{x} in ({', '.join(_lit(e) for e in c.enum)})"
-        elif (plain := _plainly_valid(c, x)) is not None:
+        elif (plain := _plainly_valid(c, x, typed.get(c.name))) is not None:
             cond = plain  # the canonical forms have no blanks either
         else:
             # what the full checks trim is not plain (trim removes spaces)
