@@ -21,6 +21,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The full-scale benchmark (docs/performance.md): ETL at 1 M and 10 M rows, every question at
+# ≈ 100 M CDRs, the server under load, the browser; rewrites the results in docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/selfcare bench
 
