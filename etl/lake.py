@@ -247,6 +247,27 @@ TABLES.update(
             ("premium_charge", AMOUNT),
             ("usage_charge", AMOUNT),
         ],
+        "agg_cdr_number_month": [
+            ("tenant_id", "VARCHAR"),
+            ("bill_period", "VARCHAR"),
+            ("service", "VARCHAR"),
+            ("other_party", "VARCHAR"),
+            ("destination_class", "VARCHAR"),
+            ("calls", "BIGINT"),
+            ("duration_s", "BIGINT"),
+            ("cost", AMOUNT),
+        ],
+        "agg_cdr_line_number_month": [
+            ("tenant_id", "VARCHAR"),
+            ("bill_period", "VARCHAR"),
+            ("msisdn", "VARCHAR"),
+            ("service", "VARCHAR"),
+            ("other_party", "VARCHAR"),
+            ("destination_class", "VARCHAR"),
+            ("calls", "BIGINT"),
+            ("duration_s", "BIGINT"),
+            ("cost", AMOUNT),
+        ],
         "etl_files": [
             ("file_name", "VARCHAR"),
             ("sha256", "VARCHAR"),
@@ -277,7 +298,12 @@ TABLES.update(
 # queries/lake/<name>.sql over the view `fct_cdr_affected` (the CDRs of those partitions) and the
 # reference views; a later one may also read `<earlier>_affected`, the partitions an earlier one
 # just wrote. Each is partitioned by (tenant_id, bill_period).
-AGGREGATES: tuple[str, ...] = ("agg_cdr_line_month", "agg_tariff_usage_line_month")
+AGGREGATES: tuple[str, ...] = (
+    "agg_cdr_line_month",
+    "agg_tariff_usage_line_month",
+    "agg_cdr_number_month",
+    "agg_cdr_line_number_month",
+)
 
 
 def empty_manifest() -> dict[str, Any]:

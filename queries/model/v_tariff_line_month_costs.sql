@@ -109,6 +109,10 @@ candidates as (
 final as (
     -- The tariff model in exact integers: x15360 (= lcm(60, 1024)) makes per-second voice and
     -- per-KB data integral; (x + 7680) // 15360 rounds the exact total half up to 1e-4 ZAR.
+    -- BIGINT, not HUGEINT: the largest term (a month of usage x a rate in 1e-4 ZAR x 15360) is
+    -- about 1e15, four orders below BIGINT's 9.2e18, and DuckDB raises on an overflow rather
+    -- than wrapping, so exactness is kept; 128-bit arithmetic cost a third of a whole-tenant
+    -- analysis (1.2 s of 3.3 M candidate line-months at 100 M CDRs).
     select
         c.tenant_id,
         c.bill_period,
@@ -122,18 +126,18 @@ final as (
         cast(c.monthly_fee * 10000 as bigint)
         + (
             greatest(0, c.nat_voice_s - c.incl_voice_min * 60)
-                * cast(c.rate_voice_national * 10000 as hugeint) * 256
-            + c.intl_voice_s * cast(c.rate_voice_international * 10000 as hugeint) * 256
+                * cast(c.rate_voice_national * 10000 as bigint) * 256
+            + c.intl_voice_s * cast(c.rate_voice_international * 10000 as bigint) * 256
             + greatest(0, c.sms_home - c.incl_sms)
-                * cast(c.rate_sms * 10000 as hugeint) * 15360
-            + c.mms_home * cast(c.rate_mms * 10000 as hugeint) * 15360
+                * cast(c.rate_sms * 10000 as bigint) * 15360
+            + c.mms_home * cast(c.rate_mms * 10000 as bigint) * 15360
             + greatest(0, c.data_kb_home - c.incl_data_mb * 1024)
-                * cast(c.rate_data_mb * 10000 as hugeint) * 15
-            + c.roam_voice_s * cast(c.rate_roaming_voice * 10000 as hugeint) * 256
-            + c.roam_data_kb * cast(c.rate_roaming_data_mb * 10000 as hugeint) * 15
-            + c.roam_sms * cast(c.rate_sms * 10000 as hugeint) * 15360
-            + c.roam_mms * cast(c.rate_mms * 10000 as hugeint) * 15360
-            + cast(c.premium_charge * 10000 as hugeint) * 15360
+                * cast(c.rate_data_mb * 10000 as bigint) * 15
+            + c.roam_voice_s * cast(c.rate_roaming_voice * 10000 as bigint) * 256
+            + c.roam_data_kb * cast(c.rate_roaming_data_mb * 10000 as bigint) * 15
+            + c.roam_sms * cast(c.rate_sms * 10000 as bigint) * 15360
+            + c.roam_mms * cast(c.rate_mms * 10000 as bigint) * 15360
+            + cast(c.premium_charge * 10000 as bigint) * 15360
             + 7680
         ) // 15360 as cost4,
     from candidates as c

@@ -1,18 +1,41 @@
 -- How many usage records (and what they cost) match the itemised filters: the total beside the
 -- paged grid.
+-- Without a number or date filter the usage summary (agg_cdr_line_month: per line, month,
+-- service, direction and roaming country) answers it exactly; with one, the records themselves
+-- are counted (v_cdr_itemised).
 -- Grain: one row.
--- Columns and the tenant-timezone formatting come from the model view v_cdr_itemised.
 -- Parameters: $period_from, $period_to ('YYYY-MM', inclusive),
 --   $msisdn (one line, NULL = all visible), $service ('VOICE' | 'SMS' | 'MMS' | 'DATA', NULL = all),
 --   $number (other_party: digits for an exact number, digits and a trailing * for a prefix,
 --   NULL = any),
 --   $date_from, $date_to ('YYYY-MM-DD' in the tenant's timezone, inclusive, NULL = open);
 --   scope parameters.
-with matching as (
-    select i.*
+with summarised as (
+    select
+        s.events,
+        s.charge,
+        s.duration_s,
+        s.volume_kb,
+    from agg_cdr_line_month as s
+    where s.tenant_id = $scope_tenant_id
+      and ($scope_all_lines or list_contains($scope_msisdns, s.msisdn))
+      and $number is null
+      and $date_from is null
+      and $date_to is null
+      and s.bill_period between $period_from and $period_to
+      and ($msisdn is null or s.msisdn = $msisdn)
+      and ($service is null or s.service = $service)
+),
+
+matching as (
+    select
+        i.charge,
+        i.duration_s,
+        i.volume_kb,
     from v_cdr_itemised as i
     where i.tenant_id = $scope_tenant_id
       and ($scope_all_lines or i.msisdn in (select unnest($scope_msisdns)))
+      and not ($number is null and $date_from is null and $date_to is null)
       and i.bill_period between $period_from and $period_to
       and ($msisdn is null or i.msisdn = $msisdn)
       and ($service is null or i.service = $service)
@@ -23,13 +46,19 @@ with matching as (
       and ($date_to is null or i.local_date <= cast($date_to as date))
 ),
 
+unioned as (
+    select events, charge, duration_s, volume_kb from summarised
+    union all
+    select 1 as events, charge, duration_s, volume_kb from matching
+),
+
 final as (
     select
-        count(*) as records,
+        cast(coalesce(sum(events), 0) as bigint) as records,
         coalesce(sum(charge), 0) as charge,
         coalesce(sum(duration_s), 0) as duration_s,
         coalesce(sum(volume_kb), 0) as volume_kb,
-    from matching
+    from unioned
 )
 
 select * from final

@@ -10,8 +10,20 @@
 --   $date_from, $date_to ('YYYY-MM-DD' in the tenant's timezone, inclusive, NULL = open),
 --   $sort ('event_time' | 'msisdn' | 'service' | 'other_party' | 'duration_s' | 'volume_kb' |
 --   'charge'), $descending (boolean), $offset (rows to skip); scope parameters.
+-- The sort runs on the plain columns and only the page's 100 records get the tenant-local
+-- formatting (v_cdr_itemised computes it per row: for every record of a whole tenant it cost
+-- seconds).
 with matching as (
-    select i.*
+    select
+        i.record_id,
+        i.bill_period,
+        i.msisdn,
+        i.service,
+        i.other_party,
+        i.duration_s,
+        i.volume_kb,
+        i.charge,
+        i.event_time_utc,
     from v_cdr_itemised as i
     where i.tenant_id = $scope_tenant_id
       and ($scope_all_lines or i.msisdn in (select unnest($scope_msisdns)))
@@ -25,10 +37,43 @@ with matching as (
       and ($date_to is null or i.local_date <= cast($date_to as date))
 ),
 
+page as (
+    select
+        record_id,
+        bill_period,
+        msisdn,
+    from matching
+    order by
+        case when $sort = 'event_time' and not $descending then event_time_utc end asc,
+        case when $sort = 'event_time' and $descending then event_time_utc end desc,
+        case when $sort = 'msisdn' and not $descending then msisdn end asc,
+        case when $sort = 'msisdn' and $descending then msisdn end desc,
+        case when $sort = 'service' and not $descending then service end asc,
+        case when $sort = 'service' and $descending then service end desc,
+        case when $sort = 'other_party' and not $descending then other_party end asc,
+        case when $sort = 'other_party' and $descending then other_party end desc,
+        case when $sort = 'duration_s' and not $descending then duration_s end asc,
+        case when $sort = 'duration_s' and $descending then duration_s end desc,
+        case when $sort = 'volume_kb' and not $descending then volume_kb end asc,
+        case when $sort = 'volume_kb' and $descending then volume_kb end desc,
+        case when $sort = 'charge' and not $descending then charge end asc,
+        case when $sort = 'charge' and $descending then charge end desc,
+        record_id
+    limit 100
+    offset $offset
+),
+
 final as (
     -- the view's columns are in the export's order; drop those used only to filter
-    select * exclude (tenant_id, account_id, local_date)
-    from matching
+    select i.* exclude (tenant_id, account_id, local_date)
+    from v_cdr_itemised as i
+    inner join page
+        on page.record_id = i.record_id
+        and page.bill_period = i.bill_period
+        and page.msisdn = i.msisdn
+    where i.tenant_id = $scope_tenant_id
+      and ($scope_all_lines or i.msisdn in (select unnest($scope_msisdns)))
+      and i.bill_period between $period_from and $period_to
 )
 
 select * exclude (event_time_utc) from final
@@ -48,5 +93,3 @@ order by
     case when $sort = 'charge' and not $descending then charge end asc,
     case when $sort = 'charge' and $descending then charge end desc,
     record_id
-limit 100
-offset $offset

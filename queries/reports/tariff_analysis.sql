@@ -65,19 +65,38 @@ recent_events as (
 ),
 
 per_plan as (
+    -- one pass over the priced line-months: each plan's total and, against what was billed,
+    -- the month-by-month band (the best plan's row is picked below); a second pass joining the
+    -- best plan back to every priced month costs as much again on a whole tenant
     select
         msisdn,
         current_plan,
         plan_code,
         count(*) as months,
         sum(cost4) as cost_sum4,
+        sum(billed4) as billed_sum4,
+        sum(vat4) as vat_sum4,
+        sum(other4) as other_sum4,
+        count(case when billed4 - cost4 > 0 then 1 end) as months_better,
+        min(billed4 - cost4) as min_saving4,
+        max(billed4 - cost4) as max_saving4,
     from priced
     group by msisdn, current_plan, plan_code
 ),
 
 best as (
     -- cheapest over the window; a tie keeps the current plan, then the lowest plan code
-    select msisdn, plan_code as best_plan, cost_sum4 as best_sum4
+    select
+        msisdn,
+        plan_code as best_plan,
+        cost_sum4 as best_sum4,
+        months,
+        billed_sum4,
+        vat_sum4,
+        other_sum4,
+        months_better,
+        min_saving4,
+        max_saving4,
     from (
         select
             pp.*,
@@ -93,24 +112,6 @@ best as (
     where rank_in_line = 1
 ),
 
-band as (
-    -- month by month: what the line was billed minus what the best plan would have cost
-    select
-        p.msisdn,
-        count(*) as months,
-        sum(p.billed4) as billed_sum4,
-        sum(p.vat4) as vat_sum4,
-        sum(p.other4) as other_sum4,
-        count(case when p.billed4 - p.cost4 > 0 then 1 end) as months_better,
-        min(p.billed4 - p.cost4) as min_saving4,
-        max(p.billed4 - p.cost4) as max_saving4,
-    from priced as p
-    inner join best as b
-        on b.msisdn = p.msisdn
-        and b.best_plan = p.plan_code
-    group by p.msisdn
-),
-
 averaged as (
     -- averages rounded half up to 1e-4 ZAR (sums of billed amounts are never negative)
     select
@@ -119,23 +120,21 @@ averaged as (
         l.employee_name,
         l.cost_centre_id,
         l.cost_centre_name,
-        bd.months,
-        (2 * bd.billed_sum4 + bd.months) // (2 * bd.months) as avg_current4,
-        (2 * bd.vat_sum4 + bd.months) // (2 * bd.months) as avg_vat4,
-        (2 * bd.other_sum4 + bd.months) // (2 * bd.months) as avg_other4,
+        b.months,
+        (2 * b.billed_sum4 + b.months) // (2 * b.months) as avg_current4,
+        (2 * b.vat_sum4 + b.months) // (2 * b.months) as avg_vat4,
+        (2 * b.other_sum4 + b.months) // (2 * b.months) as avg_other4,
         b.best_plan,
-        (2 * b.best_sum4 + bd.months) // (2 * bd.months) as avg_best4,
-        bd.months_better,
-        bd.min_saving4,
-        bd.max_saving4,
+        (2 * b.best_sum4 + b.months) // (2 * b.months) as avg_best4,
+        b.months_better,
+        b.min_saving4,
+        b.max_saving4,
         coalesce(e.events, 0) = 0 as possibly_redundant,
-    from band as bd
-    inner join best as b
-        on b.msisdn = bd.msisdn
+    from best as b
     inner join lines as l
-        on l.msisdn = bd.msisdn
+        on l.msisdn = b.msisdn
     left join recent_events as e
-        on e.msisdn = bd.msisdn
+        on e.msisdn = b.msisdn
     where (select cost_centre from params) = ''
        or l.cost_centre_id = (select cost_centre from params)
 ),

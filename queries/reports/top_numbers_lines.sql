@@ -6,15 +6,17 @@
 --   $service ('VOICE' | 'SMS'), $cost_centre (cost_centre_id of the calling line, NULL = all);
 --   scope parameters.
 with cdr as (
+    -- the per-line summary of numbers dialled, sorted by number: one number's callers sit in
+    -- few row groups (each row is a line's calls to one number in one month)
     select
         c.msisdn,
+        c.calls,
         c.duration_s,
-        c.charge,
-    from fct_cdr as c
+        c.cost,
+    from agg_cdr_line_number_month as c
     where c.tenant_id = $scope_tenant_id
-      and ($scope_all_lines or c.msisdn in (select unnest($scope_msisdns)))
+      and ($scope_all_lines or list_contains($scope_msisdns, c.msisdn))
       and c.bill_period between $period_from and $period_to
-      and c.direction = 'MO'
       and c.service = $service
       and c.other_party = $number
 ),
@@ -34,9 +36,9 @@ per_line as (
         cdr.msisdn,
         min(a.employee_name) as employee_name,
         min(coalesce(a.cost_centre_id, 'UNKNOWN')) as cost_centre_id,
-        count(*) as calls,
+        cast(sum(cdr.calls) as bigint) as calls,
         sum(cdr.duration_s) as duration_s,
-        sum(cdr.charge) as cost,
+        sum(cdr.cost) as cost,
     from cdr
     left join attribution as a
         on a.msisdn = cdr.msisdn
