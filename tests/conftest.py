@@ -141,7 +141,13 @@ def _pick_people(raw: Raw) -> dict[str, Person]:
     ]
     manager = sorted(managers_of_managers)[0]
     with_lines = set(lines.employee_id) - {""}
-    leaves = sorted(e for e in emp.employee_id if e not in reports.index and e in with_lines)
+    # the end user: a leaf with the busiest line(s), so paging and exports have rows to show
+    calls = raw.cdr.msisdn.value_counts()
+    owner_calls = lines.assign(n=lines.msisdn.map(calls).fillna(0)).groupby("employee_id").n.sum()
+    leaves = sorted(
+        (e for e in emp.employee_id if e not in reports.index and e in with_lines),
+        key=lambda e: (-owner_calls.get(e, 0), e),
+    )
     finance = sorted(set(emp.employee_id) - {root, manager})[0]
     root2 = raw.employees[
         (raw.employees.tenant_id == t2) & (raw.employees.manager_employee_id == "")

@@ -70,12 +70,14 @@ def expected(cdr, people, profile, period_from, period_to, msisdn=None, service=
 
 # each profile's visible lines, from the HR feed and line register (filled by the fixture below)
 _RAW: dict[str, set[str]] = {}
+_VOICE_CALLS: dict[str, int] = {}  # voice records per line, to pick a phone over a data SIM
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _scopes(raw, people):
     for profile, p in people.items():
         _RAW[profile] = raw.visible_lines(p.role, p.tenant_id, p.employee_id)
+    _VOICE_CALLS.update(raw.cdr[raw.cdr.service == "VOICE"].msisdn.value_counts().to_dict())
 
 
 def _csv(resp) -> list[dict]:
@@ -100,7 +102,8 @@ def assert_rows_equal(got: list[dict], want: pd.DataFrame) -> None:
 
 
 def _own_line(people, profile="end_user"):
-    return sorted(_RAW[profile])[0]
+    """The profile's busiest phone (most voice records; ties by number)."""
+    return min(_RAW[profile], key=lambda m: (-_VOICE_CALLS.get(m, 0), m))
 
 
 # -- the export (streamed) -----------------------------------------------------------------------
@@ -115,7 +118,7 @@ def test_end_user_line_export_matches_raw_row_for_row(cdr, people, flask_app, pe
     rows = _csv(resp)
     assert list(rows[0]) == EXPORT_COLUMNS
     want = expected(cdr, people, "end_user", *periods, msisdn=line)
-    assert len(want) > 500, "a large-ish export"
+    assert len(want) > 200, "a large-ish export (more than two pages of the grid)"
     assert_rows_equal(rows, want)
 
 
