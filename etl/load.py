@@ -798,6 +798,9 @@ class _Loader:
         }
         for stmt in lk.reader_views(self.lake, sub):
             c.execute(stmt)
+        # A summary's SQL may end in ORDER BY so that its files are sorted for zone maps; the
+        # write keeps that order only while insertion order is preserved.
+        c.execute("set preserve_insertion_order = true")
         for table in lk.AGGREGATES:
             sql = _lake_sql(table)
             out = self._out_dir()
@@ -814,6 +817,7 @@ class _Loader:
                 self.lake, {"version": 0, "tables": {f"{table}_affected": view}}
             ):
                 c.execute(stmt)
+        c.execute("set preserve_insertion_order = false")
         self.report.aggregate_partitions = len(affected)
 
     def _write_ledger(self) -> None:
