@@ -392,7 +392,7 @@ def _jsonable(x: Any) -> Any:
 # and 20 of them would make the benchmark take hours. The runs made are recorded per question.
 BUDGET_S = 20.0
 MIN_RUNS = 3
-COLD_BUDGET_S = 600.0  # for all the cold processes together
+COLD_BUDGET_S = 300.0  # for all the cold processes together
 
 
 def _within(times: list[float], budget: float = BUDGET_S, min_runs: int = MIN_RUNS) -> bool:
