@@ -23,8 +23,24 @@ usage as (
 ),
 
 plans as (
-    -- one row per plan code: the newest catalogue entry
-    select *
+    -- one row per plan code: the newest catalogue entry, its amounts as exact integers: the fee
+    -- in 1e-4 ZAR, each rate in 1e-4 ZAR already multiplied by its scale (see final), computed
+    -- once per plan rather than once per candidate line-month
+    select
+        plan_code,
+        plan_name,
+        payment,
+        cast(monthly_fee * 10000 as bigint) as fee4,
+        cast(incl_voice_min as bigint) * 60 as incl_voice_s,
+        cast(incl_sms as bigint) as incl_sms,
+        cast(incl_data_mb as bigint) * 1024 as incl_data_kb,
+        cast(rate_voice_national * 10000 as bigint) * 256 as voice_nat_s,
+        cast(rate_voice_international * 10000 as bigint) * 256 as voice_intl_s,
+        cast(rate_sms * 10000 as bigint) * 15360 as sms_each,
+        cast(rate_mms * 10000 as bigint) * 15360 as mms_each,
+        cast(rate_data_mb * 10000 as bigint) * 15 as data_kb,
+        cast(rate_roaming_voice * 10000 as bigint) * 256 as roam_voice_s,
+        cast(rate_roaming_data_mb * 10000 as bigint) * 15 as roam_data_kb,
     from (
         select
             p.*,
@@ -32,6 +48,19 @@ plans as (
         from dim_plan as p
     ) as ranked
     where newest = 1
+),
+
+plans_by_payment as (
+    -- the candidate plan codes of each payment type (prepaid and postpaid are not
+    -- interchangeable) as one short list: a line-month joins one row and unnests it below, so
+    -- the usage is joined to the line-months before they are multiplied by the plans (as a join
+    -- of rows, the optimiser joined the usage to every line-month x plan: 11x the probes at
+    -- 100 M CDRs); the plans' figures are joined after the unnest, on the plan code
+    select
+        payment,
+        list(plan_code) as candidates,
+    from plans
+    group by payment
 ),
 
 billed_months as (
@@ -60,6 +89,7 @@ line_months as (
         m.vat4,
         m.other4,
         l.plan_code as current_plan,
+        cur.candidates,
         coalesce(u.nat_voice_s, 0) as nat_voice_s,
         coalesce(u.intl_voice_s, 0) as intl_voice_s,
         coalesce(u.sms_home, 0) as sms_home,
@@ -69,11 +99,17 @@ line_months as (
         coalesce(u.roam_data_kb, 0) as roam_data_kb,
         coalesce(u.roam_sms, 0) as roam_sms,
         coalesce(u.roam_mms, 0) as roam_mms,
-        coalesce(u.premium_charge, 0) as premium_charge,
+        -- the premium charge as a scaled integer (see final)
+        cast(coalesce(u.premium_charge, 0) * 10000 as bigint) * 15360 as premium_scaled,
     from billed_months as m
     inner join lines as l
         on l.msisdn = m.msisdn
         and l.tenant_id = m.tenant_id
+    -- a line whose current plan is not in the catalogue has no candidates
+    inner join plans as p
+        on p.plan_code = l.plan_code
+    inner join plans_by_payment as cur
+        on cur.payment = p.payment
     -- a line-month without usage has no row in the usage summary: still priced (fee only)
     left join usage as u
         on u.msisdn = m.msisdn
@@ -82,28 +118,31 @@ line_months as (
     where m.plan_charges > 0
 ),
 
+unnested as (
+    select
+        lm.* exclude (candidates),
+        unnest(lm.candidates) as plan_code,
+    from line_months as lm
+),
+
 candidates as (
     select
-        lm.*,
-        cand.plan_code,
+        un.*,
         cand.plan_name,
-        cand.monthly_fee,
-        cand.incl_voice_min,
+        cand.fee4,
+        cand.incl_voice_s,
         cand.incl_sms,
-        cand.incl_data_mb,
-        cand.rate_voice_national,
-        cand.rate_voice_international,
-        cand.rate_sms,
-        cand.rate_mms,
-        cand.rate_data_mb,
-        cand.rate_roaming_voice,
-        cand.rate_roaming_data_mb,
-    from line_months as lm
-    inner join plans as cur
-        on cur.plan_code = lm.current_plan
-    -- only plans of the same payment type: prepaid and postpaid are not interchangeable
+        cand.incl_data_kb,
+        cand.voice_nat_s,
+        cand.voice_intl_s,
+        cand.sms_each,
+        cand.mms_each,
+        cand.data_kb,
+        cand.roam_voice_s as roam_voice_rate,
+        cand.roam_data_kb as roam_data_rate,
+    from unnested as un
     inner join plans as cand
-        on cand.payment = cur.payment
+        on cand.plan_code = un.plan_code
 ),
 
 final as (
@@ -123,21 +162,18 @@ final as (
         c.billed4,
         c.vat4,
         c.other4,
-        cast(c.monthly_fee * 10000 as bigint)
+        c.fee4
         + (
-            greatest(0, c.nat_voice_s - c.incl_voice_min * 60)
-                * cast(c.rate_voice_national * 10000 as bigint) * 256
-            + c.intl_voice_s * cast(c.rate_voice_international * 10000 as bigint) * 256
-            + greatest(0, c.sms_home - c.incl_sms)
-                * cast(c.rate_sms * 10000 as bigint) * 15360
-            + c.mms_home * cast(c.rate_mms * 10000 as bigint) * 15360
-            + greatest(0, c.data_kb_home - c.incl_data_mb * 1024)
-                * cast(c.rate_data_mb * 10000 as bigint) * 15
-            + c.roam_voice_s * cast(c.rate_roaming_voice * 10000 as bigint) * 256
-            + c.roam_data_kb * cast(c.rate_roaming_data_mb * 10000 as bigint) * 15
-            + c.roam_sms * cast(c.rate_sms * 10000 as bigint) * 15360
-            + c.roam_mms * cast(c.rate_mms * 10000 as bigint) * 15360
-            + cast(c.premium_charge * 10000 as bigint) * 15360
+            greatest(0, c.nat_voice_s - c.incl_voice_s) * c.voice_nat_s
+            + c.intl_voice_s * c.voice_intl_s
+            + greatest(0, c.sms_home - c.incl_sms) * c.sms_each
+            + c.mms_home * c.mms_each
+            + greatest(0, c.data_kb_home - c.incl_data_kb) * c.data_kb
+            + c.roam_voice_s * c.roam_voice_rate
+            + c.roam_data_kb * c.roam_data_rate
+            + c.roam_sms * c.sms_each
+            + c.roam_mms * c.mms_each
+            + c.premium_scaled
             + 7680
         ) // 15360 as cost4,
     from candidates as c
