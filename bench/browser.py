@@ -139,7 +139,18 @@ def _time_page(page: Any, url: str) -> tuple[float, dict[str, Any]]:
 
 def time_browser(lake: Path, work: Path, *, repeat: int = 5) -> dict[str, Any]:
     """Per page of a Financial Manager's portal: median and max of `repeat` loads, in ms from
-    navigation start to the page's charts and grids being drawn. Returns `{"summary", "rows"}`."""
+    navigation start to the page's charts and grids being drawn. Returns `{"summary", "rows"}`.
+
+    Runs in a thread of its own: Playwright's sync API refuses a thread whose asyncio loop is
+    running, which is the case when the caller (a test session, a notebook) has Playwright open.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-browser") as pool:
+        return pool.submit(_time_browser, lake, work, repeat).result()
+
+
+def _time_browser(lake: Path, work: Path, repeat: int) -> dict[str, Any]:
     chromium = _chromium()
     if chromium is None:
         return _skipped("Chromium is not installed (apt-get install chromium)")
