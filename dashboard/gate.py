@@ -329,14 +329,29 @@ def run(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
 def stream(
     name: str, scope: Scope, batch_rows: int = 50_000, **params: Any
 ) -> Iterator[pa.RecordBatch]:
-    """Stream a named query's result in Arrow batches (for exports: bounded memory)."""
+    """Stream a named query's result in Arrow batches (for exports: bounded memory).
+
+    A query that declares itself streamed one bill period at a time (`queries.streamed_by_period`)
+    runs once per period from $period_from to $period_to, oldest first, on one cursor (so on one
+    lake version): the same rows in the same order as one run over the whole range, but the engine
+    sorts a month at a time, so the first rows leave after one month's sort rather than a year's
+    and the sort's memory is a month's."""
     sql, bound = _bind(name, scope, params)
+    if queries.streamed_by_period(sql):
+        windows = [
+            bound | {"period_from": p, "period_to": p}
+            for p in pd.period_range(bound["period_from"], bound["period_to"], freq="M").strftime(
+                "%Y-%m"
+            )
+        ]
+    else:
+        windows = [bound]
     _, cur = _cursor(lake_path())
     try:
         if not _has_tables(cur):
             return
-        reader = cur.sql(sql, params=bound).to_arrow_reader(batch_rows)
-        yield from reader
+        for values in windows:
+            yield from cur.sql(sql, params=values).to_arrow_reader(batch_rows)
     except duckdb.Error as e:
         raise GateError(f"{name}: {e}") from e
     finally:

@@ -16,6 +16,10 @@ from importlib import resources
 _NAME = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
 _PARAM = re.compile(r"(?<![$\w])\$([a-z_][a-z0-9_]*)")
 _LINE_COMMENT = re.compile(r"--[^\n]*")
+# A query whose header holds this line is ordered by time within each bill period and never across
+# one (its rows of a period are all older than those of the next), so the gate may stream it one
+# bill period at a time: each period is sorted alone instead of the whole range at once.
+_BY_PERIOD = re.compile(r"^-- Streamed one bill period at a time\.", re.MULTILINE)
 
 
 class UnknownQuery(LookupError):
@@ -37,6 +41,11 @@ def load(name: str) -> str:
 def parameters(sql: str) -> frozenset[str]:
     """The `$name` parameters the SQL text uses (comments ignored)."""
     return frozenset(_PARAM.findall(_LINE_COMMENT.sub("", sql)))
+
+
+def streamed_by_period(sql: str) -> bool:
+    """Whether the query says it may be streamed one bill period at a time (see _BY_PERIOD)."""
+    return bool(_BY_PERIOD.search(sql))
 
 
 def names(namespace: str | None = None) -> list[str]:

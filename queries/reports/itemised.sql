@@ -1,6 +1,10 @@
 -- Itemised usage for export: every CDR record of the viewer's lines in the period, with the
 -- contract's columns (event_time as ISO 8601 in the tenant's timezone) plus bill_period, oldest
--- first. Streamed by the export route, so it may be millions of rows.
+-- first: bill period by bill period, by time within each (a CDR's bill period is the month of its
+-- time in the tenant's timezone, so this is plain time order unless the tenant's timezone changed).
+-- Streamed by the export route, so it may be millions of rows:
+-- Streamed one bill period at a time. (the gate runs it per period, so a year's export sorts one
+-- month at a time: the first rows leave after one month's sort.)
 -- Grain: one row per usage record.
 -- Columns and the tenant-timezone formatting come from the model view v_cdr_itemised.
 -- Parameters: $period_from, $period_to ('YYYY-MM', inclusive),
@@ -31,4 +35,4 @@ final as (
 )
 
 select * exclude (event_time_utc) from final
-order by event_time_utc, record_id
+order by bill_period, event_time_utc, record_id
