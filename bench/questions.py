@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -127,9 +127,21 @@ def pick_viewers(lake: Path, con: Any, last: str) -> Viewers:
 
     sized = sorted((abs(sum(lines_of[e] for e in chain(m)) - MANAGER_LINES), m) for m in reports)
     manager_id = sized[0][1]
+    # the end user: a direct report (else anyone below) whose line was used in the last month,
+    # so the end user's questions have records to find (some lines fall silent: disconnected)
+    busy = dict(
+        con.execute(
+            "select l.employee_id, max(a.events) from agg_cdr_line_month as a "
+            "inner join dim_line as l on l.msisdn = a.msisdn "
+            "where a.tenant_id = $t and a.bill_period = $p and l.employee_id is not null "
+            "group by l.employee_id",
+            {"t": tenant_id, "p": last},
+        ).fetchall()
+    )
     direct = sorted(r for r in reports[manager_id] if lines_of[r])
     below = sorted(e for e in chain(manager_id)[1:] if lines_of[e])
-    end_user_id = (direct or below or [manager_id])[0]
+    used = [e for e in direct + below if busy.get(e)]
+    end_user_id = (used or direct or below or [manager_id])[0]
 
     scopes = {
         "finance": gate.scope_for(_user(9101, "finance", tenant_id, None), lake),
@@ -137,7 +149,13 @@ def pick_viewers(lake: Path, con: Any, last: str) -> Viewers:
         "end_user": gate.scope_for(_user(9103, "end_user", tenant_id, end_user_id), lake),
         "analyst": gate.scope_for(_user(9104, "analyst", None, None), lake),
     }
-    line = scopes["end_user"].msisdns[0]
+    # the end user's line with the most records in the last month
+    line = con.execute(
+        "select msisdn from agg_cdr_line_month where tenant_id = $t and bill_period = $p "
+        "and list_contains($m, msisdn) group by msisdn order by sum(events) desc, msisdn limit 1",
+        {"t": tenant_id, "p": last, "m": list(scopes["end_user"].msisdns)},
+    ).fetchone()
+    line = line[0] if line else scopes["end_user"].msisdns[0]
     (cost_centre_id,) = con.execute(
         "select cost_centre_id from dim_employee where employee_id = $e", {"e": end_user_id}
     ).fetchone()
@@ -264,8 +282,11 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
                                                 "date_from": None, "date_to": None}  # fmt: skip
 
     def page(line):
+        # scan_from/scan_to: the page works them out from the count it has just run; filled in
+        # per viewer by with_scan_windows() once the lake is there
         return lambda pf, pt: filters(line)(pf, pt) | {"sort": "event_time", "descending": True,
-                                                       "offset": 0}  # fmt: skip
+                                                       "offset": 0, "scan_from": None,
+                                                       "scan_to": None}  # fmt: skip
 
     add("itemised", "update_line_options", "reports.itemised_lines", ALL_TENANT, none)
     add("itemised", "update_records (all lines)", "reports.itemised_count", ALL_TENANT,
@@ -327,6 +348,27 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
 
 
 # --- one call ------------------------------------------------------------------------------------
+
+
+def with_scan_windows(todo: list[Question], viewers: Viewers) -> list[Question]:
+    """The itemised page's questions with the bill periods the page would read
+    (dashboard.figures.itemised.scan_window over the records per period that its count, asked
+    first, returned): the question is the query the page sends, parameters and all."""
+    from dashboard import gate
+    from dashboard.figures import itemised as fig
+
+    out = []
+    for q in todo:
+        if q.query == "reports.itemised_page":
+            p = q.params
+            filters = {k: v for k, v in p.items()
+                       if k not in ("sort", "descending", "offset", "scan_from", "scan_to")}
+            counts = gate.run("reports.itemised_count", viewers.scopes[q.viewer], **filters)
+            scan_from, scan_to = fig.scan_window(counts, p["period_from"], p["period_to"],
+                                                 p["sort"], p["descending"], p["offset"])
+            q = replace(q, params=p | {"scan_from": scan_from, "scan_to": scan_to})
+        out.append(q)
+    return out
 
 
 def ask(q: Question, scope: Any) -> int:
@@ -614,7 +656,7 @@ def run_questions(lake: Path, work: Path, *, repeat: int, cold_repeat: int,
         viewers = pick_viewers(lake, con, last)
     finally:
         con.close()
-    todo = questions(viewers, first, last)
+    todo = with_scan_windows(questions(viewers, first, last), viewers)
     log(f"  questions: {len(todo)} over {first}..{last} ({cdr_rows:,} CDRs)")
     timings = run_warm(todo, viewers, repeat, log)
     opens = run_cold(lake, timings, viewers, cold_repeat, work, log) if cold_repeat else []

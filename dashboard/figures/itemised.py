@@ -47,6 +47,45 @@ def itemised_rows(df: pd.DataFrame, incl_vat: bool = False) -> list[dict]:
     ]
 
 
+def totals(counts: pd.DataFrame) -> tuple[int, Decimal]:
+    """Records and their charge over all bill periods of `reports.itemised_count`."""
+    if counts.empty:
+        return 0, Decimal(0)
+    return int(counts["records"].sum()), sum(
+        (Decimal(str(c)) for c in counts["charge"] if not pd.isna(c)), Decimal(0)
+    )
+
+
+def scan_window(
+    counts: pd.DataFrame, period_from: str, period_to: str, sort: str, descending: bool,
+    offset: int,
+) -> tuple[str, str]:  # fmt: skip
+    """The bill periods `reports.itemised_page` must read for the page at `offset`, from the
+    records each period holds (`reports.itemised_count`).
+
+    Periods without a matching record are never read. Sorted by time (bill period first, then
+    time: see the query), the page's records lie in the newest periods (the oldest when
+    ascending) that together hold offset + PAGE_SIZE records. Any other sort can draw from every
+    period with records."""
+    held = counts[counts["records"] > 0].sort_values("bill_period")
+    if held.empty:
+        return period_from, period_to
+    periods = [str(p) for p in held["bill_period"]]
+    first, last = max(periods[0], period_from), min(periods[-1], period_to)
+    if sort != "event_time":
+        return first, last
+    need = offset + PAGE_SIZE
+    order = list(zip(periods, held["records"], strict=True))
+    if descending:
+        order.reverse()
+    seen = 0
+    for period, records in order:
+        seen += int(records)
+        if seen >= need:
+            return (period, last) if descending else (first, period)
+    return first, last
+
+
 def page_count(records: int) -> int:
     return max(1, -(-int(records) // PAGE_SIZE))
 

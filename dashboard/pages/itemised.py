@@ -260,8 +260,8 @@ def update_records(period_from, period_to, vat, line, service, number, match, st
     href = _href(f)
     scope = gate.current_scope()
     try:
-        count = gate.run("reports.itemised_count", scope, **f)
-        records = int(count["records"].iloc[0]) if len(count) else 0
+        counts = gate.run("reports.itemised_count", scope, **f)
+        records, charge = fig.totals(counts)
         # a page turn moves within the selection; any other change starts again at page 1
         # the page number comes back from the browser: never trust it to be a number
         try:
@@ -277,14 +277,16 @@ def update_records(period_from, period_to, vat, line, service, number, match, st
         if records == 0:
             return [], fig.summary_text(0, 0, 0), components.empty_state(
                 "No usage in this period"), 0, href
+        sort = sort if sort in fig.SORTABLE else "event_time"
+        descending, offset = order != "asc", page * fig.PAGE_SIZE
+        scan_from, scan_to = fig.scan_window(
+            counts, period_from, period_to, sort, descending, offset)
         df = gate.run(
-            "reports.itemised_page", scope, **f,
-            sort=sort if sort in fig.SORTABLE else "event_time",
-            descending=order != "asc",
-            offset=page * fig.PAGE_SIZE,
+            "reports.itemised_page", scope, **f, sort=sort, descending=descending,
+            offset=offset, scan_from=scan_from, scan_to=scan_to,
         )
     except gate.GateError:
         return [], "", components.error_state("The records could not be loaded."), 0, href
     incl = components.vat_on(vat)
-    summary = fig.summary_text(records, count["charge"].iloc[0], page, incl)
+    summary = fig.summary_text(records, charge, page, incl)
     return fig.itemised_rows(df, incl), summary, None, page, href

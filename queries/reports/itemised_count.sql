@@ -1,9 +1,10 @@
--- How many usage records (and what they cost) match the itemised filters: the total beside the
--- paged grid.
+-- How many usage records (and what they cost) match the itemised filters, per bill period: the
+-- page adds them up for the total beside the paged grid, and from the periods' counts finds which
+-- bill periods its page of records can come from (dashboard.figures.itemised.scan_window).
 -- Without a number or date filter the usage summary (agg_cdr_line_month: per line, month,
 -- service, direction and roaming country) answers it exactly; with one, the records themselves
 -- are counted (v_cdr_itemised).
--- Grain: one row.
+-- Grain: one row per bill period with matching records.
 -- Parameters: $period_from, $period_to ('YYYY-MM', inclusive),
 --   $msisdn (one line, NULL = all visible), $service ('VOICE' | 'SMS' | 'MMS' | 'DATA', NULL = all),
 --   $number (other_party: digits for an exact number, digits and a trailing * for a prefix,
@@ -12,6 +13,7 @@
 --   scope parameters.
 with summarised as (
     select
+        s.bill_period,
         s.events,
         s.charge,
         s.duration_s,
@@ -29,6 +31,7 @@ with summarised as (
 
 matching as (
     select
+        i.bill_period,
         i.charge,
         i.duration_s,
         i.volume_kb,
@@ -47,18 +50,21 @@ matching as (
 ),
 
 unioned as (
-    select events, charge, duration_s, volume_kb from summarised
+    select bill_period, events, charge, duration_s, volume_kb from summarised
     union all
-    select 1 as events, charge, duration_s, volume_kb from matching
+    select bill_period, 1 as events, charge, duration_s, volume_kb from matching
 ),
 
 final as (
     select
-        cast(coalesce(sum(events), 0) as bigint) as records,
-        coalesce(sum(charge), 0) as charge,
-        coalesce(sum(duration_s), 0) as duration_s,
-        coalesce(sum(volume_kb), 0) as volume_kb,
+        bill_period,
+        cast(sum(events) as bigint) as records,
+        sum(charge) as charge,
+        sum(duration_s) as duration_s,
+        sum(volume_kb) as volume_kb,
     from unioned
+    group by bill_period
 )
 
 select * from final
+order by bill_period

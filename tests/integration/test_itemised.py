@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from dashboard import gate, store
+from dashboard.figures import itemised as fig
 from tests.conftest import login
 
 VIEWERS = ["admin", "finance", "manager", "end_user", "admin2"]
@@ -220,6 +221,18 @@ def _sorted(want: pd.DataFrame, sort: str, descending: bool) -> pd.DataFrame:
     return w.sort_values(key, ascending=not descending, kind="stable", na_position="last")
 
 
+def _page(scope, sort, descending, page, period_from, period_to, **filters):
+    """One page as the page callback asks for it: the bill periods to read come from the counts."""
+    f = NO_FILTERS | filters
+    counts = gate.run("reports.itemised_count", scope, period_from=period_from,
+                      period_to=period_to, **f)
+    scan_from, scan_to = fig.scan_window(counts, period_from, period_to, sort, descending,
+                                         page * 100)
+    return gate.run("reports.itemised_page", scope, period_from=period_from, period_to=period_to,
+                    **f, sort=sort, descending=descending, offset=page * 100,
+                    scan_from=scan_from, scan_to=scan_to)
+
+
 @pytest.mark.parametrize("sort", SORTS)
 @pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
 def test_pages_are_sorted_on_the_server(sort, descending, cdr, people, scope_of, periods):
@@ -227,10 +240,58 @@ def test_pages_are_sorted_on_the_server(sort, descending, cdr, people, scope_of,
     want = _sorted(expected(cdr, people, "manager", month, month), sort, descending)
     scope = scope_of("manager")
     for page in (0, 3):
-        got = gate.run("reports.itemised_page", scope, period_from=month, period_to=month,
-                       **NO_FILTERS, sort=sort, descending=descending, offset=page * 100)
+        got = _page(scope, sort, descending, page, month, month)
         assert len(got) == 100
         assert list(got.record_id) == list(want.record_id[page * 100:(page + 1) * 100])
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
+@pytest.mark.parametrize("filters", [{}, {"service": "SMS"}, {"date_from": "DAY"}],
+                         ids=["all", "sms", "from-a-day"])
+def test_pages_across_periods_read_only_what_they_need(descending, filters, cdr, people,
+                                                       scope_of, periods):
+    """Over every period, pages sorted by time come from the newest (oldest) periods only, yet
+    every page, including those that straddle two periods and the last one, equals the raw
+    records in order."""
+    scope = scope_of("manager")
+    all_records = expected(cdr, people, "manager", *periods)
+    if filters.get("date_from"):  # a day in the middle of the range
+        filters = {"date_from": sorted(all_records.local_date)[len(all_records) // 2]}
+    want = _sorted(expected(cdr, people, "manager", *periods, **filters), "event_time",
+                   descending)
+    per_period = want.groupby("bill_period").size()
+    assert len(per_period) >= 2, "the fixture should span several periods"
+    # pages on either side of the first period boundary, and the last page
+    boundary = int(per_period.iloc[-1] if descending else per_period.iloc[0]) // 100
+    last = (len(want) - 1) // 100
+    for page in sorted({0, boundary, boundary + 1, last}):
+        if page > last:
+            continue
+        got = _page(scope, "event_time", descending, page, *periods, **filters)
+        assert list(got.record_id) == list(want.record_id[page * 100:(page + 1) * 100]), page
+
+
+def test_scan_window_reads_only_the_periods_a_page_can_come_from():
+    counts = pd.DataFrame({"bill_period": ["2026-01", "2026-02", "2026-04", "2026-05"],
+                           "records": [500, 0, 150, 60]})
+    w = fig.scan_window
+    # newest first: 2026-05 holds 60, with 2026-04 210 ≥ 100
+    assert w(counts, "2025-12", "2026-06", "event_time", True, 0) == ("2026-04", "2026-05")
+    assert w(counts, "2025-12", "2026-06", "event_time", True, 100) == ("2026-04", "2026-05")
+    # page 2 (records 201-300) needs 2026-01 too
+    assert w(counts, "2025-12", "2026-06", "event_time", True, 200) == ("2026-01", "2026-05")
+    # oldest first: 2026-01 alone fills pages 0-4
+    assert w(counts, "2025-12", "2026-06", "event_time", False, 0) == ("2026-01", "2026-01")
+    assert w(counts, "2025-12", "2026-06", "event_time", False, 400) == ("2026-01", "2026-01")
+    # records 501-600 end in 2026-04 (500 + 0 + 150); 601-700 need every period
+    assert w(counts, "2025-12", "2026-06", "event_time", False, 500) == ("2026-01", "2026-04")
+    assert w(counts, "2025-12", "2026-06", "event_time", False, 600) == ("2026-01", "2026-05")
+    # any other sort: the periods with records, never outside the period asked for
+    assert w(counts, "2025-12", "2026-06", "charge", True, 0) == ("2026-01", "2026-05")
+    assert w(counts, "2026-02", "2026-04", "charge", True, 0) == ("2026-02", "2026-04")
+    # nothing matches: the whole period (the page is empty either way)
+    assert w(counts.iloc[0:0], "2025-12", "2026-06", "event_time", True, 0) == (
+        "2025-12", "2026-06")
 
 
 def test_count_matches_raw(cdr, people, scope_of, periods):
@@ -238,9 +299,13 @@ def test_count_matches_raw(cdr, people, scope_of, periods):
         want = expected(cdr, people, profile, *periods)
         got = gate.run("reports.itemised_count", scope_of(profile), period_from=periods[0],
                        period_to=periods[1], **NO_FILTERS)
-        assert int(got.records.iloc[0]) == len(want), profile
-        assert Decimal(str(got.charge.iloc[0])).quantize(Decimal("0.0001")) == sum(
-            want.charge_d, Decimal(0)), profile
+        records, charge = fig.totals(got)
+        assert records == len(want), profile
+        assert charge.quantize(Decimal("0.0001")) == sum(want.charge_d, Decimal(0)), profile
+        # and per bill period
+        per_period = want.groupby("bill_period").size()
+        assert dict(zip(got.bill_period, got.records, strict=True)) == {
+            p: n for p, n in per_period.items()}, profile
 
 
 def test_lines_offered_are_the_visible_ones(people, scope_of, raw):
