@@ -42,6 +42,8 @@ def sample_params(raw, people, profile: str) -> dict[str, object]:
         "date_to": None,
         "limit": 100,
         "offset": 0,
+        "scan_from": periods[0],
+        "scan_to": periods[-1],
         "sort": "event_time",
         "descending": True,
         "min_saving": 20,
