@@ -10,54 +10,113 @@
 -- Parameters: $period_from, $period_to ('YYYY-MM', inclusive); growth looks back 1 and 12 months
 -- before each period, also before $period_from. Scope: $scope_tenant_id, $scope_all_lines,
 -- $scope_msisdns.
-with billing as (
-    -- invoice lines already attributed (account level, unknown and unassigned lines included)
-    select * from v_billing_attributed as b
+-- The facts are summed per bill period and "cell" (a line's cost centre, plan product type and
+-- territory: a few hundred per tenant) before any segment is derived, so each invoice line and
+-- usage row is joined once to a small integer and never carried further at line level.
+with attribution as (
+    select
+        a.msisdn,
+        a.cost_centre_id,
+        a.cost_centre_name,
+        a.territory,
+        coalesce(p.product_type, 'Unknown plan') as product_type,
+        -- lines with the same segments share a cell
+        dense_rank() over (
+            order by a.cost_centre_id, a.cost_centre_name, p.product_type, a.territory
+        ) as cell,
+    from v_line_attribution as a
+    left join dim_plan as p
+        on p.plan_code = a.plan_code
+    where a.tenant_id = $scope_tenant_id
+      and ($scope_all_lines or list_contains($scope_msisdns, a.msisdn))
+),
+
+cells as (
+    select distinct cell, cost_centre_id, cost_centre_name, territory, product_type,
+    from attribution
+),
+
+-- invoice lines per cell and month; an invoice line without msisdn is the account's, and one
+-- whose msisdn is not in the register has no cell (as in v_billing_attributed)
+billing as (
+    select
+        b.bill_period,
+        b.msisdn is null or b.msisdn = '' as account_level,
+        a.cell,
+        sum(b.amount) as amount,
+        sum(b.amount + b.vat) as amount_incl_vat,
+    from fct_billing as b
+    left join attribution as a
+        on a.msisdn = b.msisdn
     where b.tenant_id = $scope_tenant_id
       and ($scope_all_lines or b.msisdn in (select unnest($scope_msisdns)))
       and b.bill_period <= $period_to
+    group by b.bill_period, b.msisdn is null or b.msisdn = '', a.cell
 ),
 
+-- usage per cell, service and month (no cell: a line missing from the register)
 usage as (
-    select * from agg_cdr_line_month as u
+    select
+        u.bill_period,
+        u.service,
+        a.cell,
+        sum(u.events) as events,
+        sum(u.duration_s) as duration_s,
+        sum(u.volume_kb) as volume_kb,
+        sum(u.charge) as charge,
+    from agg_cdr_line_month as u
+    left join attribution as a
+        on a.msisdn = u.msisdn
     where u.tenant_id = $scope_tenant_id
       and ($scope_all_lines or u.msisdn in (select unnest($scope_msisdns)))
       and u.bill_period <= $period_to
+    group by u.bill_period, u.service, a.cell
 ),
 
-attribution as (
-    select * from v_line_attribution as a
-    where a.tenant_id = $scope_tenant_id
-      and ($scope_all_lines or a.msisdn in (select unnest($scope_msisdns)))
+-- the attribution of v_billing_attributed: account level, unknown lines, else the line's
+billing_attributed as (
+    select
+        b.bill_period,
+        b.amount,
+        b.amount_incl_vat,
+        case
+            when b.account_level then 'ACCOUNT_LEVEL'
+            when b.cell is null then 'UNKNOWN'
+            else c.cost_centre_id
+        end as cost_centre_id,
+        case
+            when b.account_level then 'Account level'
+            when b.cell is null then 'Unknown lines'
+            else c.cost_centre_name
+        end as cost_centre_name,
+        c.product_type as plan_product_type,
+        c.territory,
+    from billing as b
+    left join cells as c
+        on c.cell = b.cell
 ),
 
-plans as (
-    select * from dim_plan
-),
-
--- every invoice line with the segments it belongs to
+-- the invoice sums with the segments they belong to
 billing_segments as (
     select
         b.bill_period,
         b.amount,
-        b.vat,
+        b.amount_incl_vat,
         b.cost_centre_id,
         b.cost_centre_name,
         case
             when b.cost_centre_id in ('ACCOUNT_LEVEL', 'UNKNOWN') then b.cost_centre_name
-            else coalesce(p.product_type, 'Unknown plan')
+            else b.plan_product_type
         end as product_type,
         case
             when b.cost_centre_id in ('ACCOUNT_LEVEL', 'UNKNOWN', 'UNASSIGNED')
                 then b.cost_centre_name
             else b.territory
         end as territory,
-    from billing as b
-    left join plans as p
-        on p.plan_code = b.plan_code
+    from billing_attributed as b
 ),
 
--- every line-month usage row with the segments it belongs to (usage always has a line)
+-- the usage sums with the segments they belong to (usage always has a line)
 usage_segments as (
     select
         u.bill_period,
@@ -67,42 +126,40 @@ usage_segments as (
         u.volume_kb,
         u.charge,
         case
-            when a.msisdn is null then 'Unknown lines'
-            else coalesce(p.product_type, 'Unknown plan')
+            when u.cell is null then 'Unknown lines'
+            else c.product_type
         end as product_type,
-        case when a.msisdn is null then 'UNKNOWN' else a.cost_centre_id end as cost_centre_id,
-        case when a.msisdn is null then 'Unknown lines' else a.cost_centre_name end
+        case when u.cell is null then 'UNKNOWN' else c.cost_centre_id end as cost_centre_id,
+        case when u.cell is null then 'Unknown lines' else c.cost_centre_name end
             as cost_centre_name,
         case
-            when a.msisdn is null then 'Unknown lines'
-            when a.cost_centre_id = 'UNASSIGNED' then 'Unassigned lines'
-            else a.territory
+            when u.cell is null then 'Unknown lines'
+            when c.cost_centre_id = 'UNASSIGNED' then 'Unassigned lines'
+            else c.territory
         end as territory,
     from usage as u
-    left join attribution as a
-        on a.msisdn = u.msisdn
-    left join plans as p
-        on p.plan_code = a.plan_code
+    left join cells as c
+        on c.cell = u.cell
 ),
 
 spend_monthly as (
     select 'total' as dimension, 'ALL' as segment_id, 'Total' as segment, bill_period,
-        sum(amount) as spend, sum(amount + vat) as spend_incl_vat,
+        sum(amount) as spend, sum(amount_incl_vat) as spend_incl_vat,
     from billing_segments
     group by bill_period
     union all
     select 'product_type', product_type, product_type, bill_period,
-        sum(amount), sum(amount + vat),
+        sum(amount), sum(amount_incl_vat),
     from billing_segments
     group by product_type, bill_period
     union all
     select 'cost_centre', cost_centre_id, cost_centre_name, bill_period,
-        sum(amount), sum(amount + vat),
+        sum(amount), sum(amount_incl_vat),
     from billing_segments
     group by cost_centre_id, cost_centre_name, bill_period
     union all
     select 'territory', territory, territory, bill_period,
-        sum(amount), sum(amount + vat),
+        sum(amount), sum(amount_incl_vat),
     from billing_segments
     group by territory, bill_period
     union all

@@ -8,16 +8,20 @@
 -- Grain: one row per line, bill period and rule. Parameters: $period_from, $period_to.
 -- Amounts excl. VAT; incl. VAT uses the invoice's vat for billed spend and 15 % for roaming
 -- charges (CDR-derived).
-with usage as (
+-- Only a few line-months can alert, so the history is built for those lines alone rather than for
+-- every line of the tenant (windows over all of a large tenant's line-months dominated the cost):
+-- a roaming alert needs roaming charges above 0 in the month; a spend spike needs the month's
+-- spend at least R500 above the earlier average, so at least R500 above the line's lowest month.
+with roaming as (
     select
         u.msisdn,
         u.bill_period,
-        u.roaming_country,
         u.charge,
     from agg_cdr_line_month as u
     where u.tenant_id = $scope_tenant_id
       and ($scope_all_lines or u.msisdn in (select unnest($scope_msisdns)))
       and u.bill_period <= $period_to
+      and u.roaming_country <> ''
 ),
 
 billing as (
@@ -42,20 +46,39 @@ attribution as (
         a.cost_centre_name,
     from v_line_attribution as a
     where a.tenant_id = $scope_tenant_id
-      and ($scope_all_lines or a.msisdn in (select unnest($scope_msisdns)))
+      and ($scope_all_lines or list_contains($scope_msisdns, a.msisdn))
 ),
 
-roaming_months as (
+roaming_charges as (
     select
         msisdn,
         bill_period,
-        sum(case when coalesce(roaming_country, '') <> '' then charge else 0 end)
-            as amount,
-    from usage
+        sum(charge) as amount,
+    from roaming
     group by msisdn, bill_period
 ),
 
-spend_months as (
+roaming_lines as (
+    select distinct msisdn,
+    from roaming_charges
+    where bill_period between $period_from and $period_to
+),
+
+-- every month with usage of those lines (months without roaming count, as 0):
+-- agg_tariff_usage_line_month has one row per line and month of fct_cdr, exactly the line-months
+-- of agg_cdr_line_month (the same load rebuilds both from the same CDRs), without regrouping
+roaming_months as (
+    select
+        u.msisdn,
+        u.bill_period,
+    from agg_tariff_usage_line_month as u
+    where u.tenant_id = $scope_tenant_id
+      and ($scope_all_lines or u.msisdn in (select unnest($scope_msisdns)))
+      and u.bill_period <= $period_to
+      and u.msisdn in (select msisdn from roaming_lines)
+),
+
+spend_all_months as (
     select
         msisdn,
         bill_period,
@@ -65,21 +88,38 @@ spend_months as (
     group by msisdn, bill_period
 ),
 
+spend_lines as (
+    select msisdn,
+    from spend_all_months
+    group by msisdn
+    having max(case when bill_period between $period_from and $period_to then amount end)
+        - min(amount) >= 500
+),
+
+spend_months as (
+    select s.*,
+    from spend_all_months as s
+    where s.msisdn in (select msisdn from spend_lines)
+),
+
 roaming_history as (
     select
-        msisdn,
-        bill_period,
-        amount,
-        amount * 0.15 as vat,
-        coalesce(sum(amount) over (
-            partition by msisdn order by bill_period
+        m.msisdn,
+        m.bill_period,
+        coalesce(r.amount, 0) as amount,
+        coalesce(r.amount, 0) * 0.15 as vat,
+        coalesce(sum(coalesce(r.amount, 0)) over (
+            partition by m.msisdn order by m.bill_period
             rows between unbounded preceding and 1 preceding
         ), 0) as earlier_total,
         count(*) over (
-            partition by msisdn order by bill_period
+            partition by m.msisdn order by m.bill_period
             rows between unbounded preceding and 1 preceding
         ) as earlier_months,
-    from roaming_months
+    from roaming_months as m
+    left join roaming_charges as r
+        on r.msisdn = m.msisdn
+        and r.bill_period = m.bill_period
 ),
 
 spend_history as (
