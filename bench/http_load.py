@@ -7,8 +7,11 @@ each user's requests with their replies in a sequential pass (bench/replay.py op
 the profile for a 1-month and a 12-month window, as a browser would), checks every reply against
 the user's scope computed independently from the lake's Parquet files, then replays the requests
 from all users at once for `seconds`. A concurrent reply must equal the sequential one (anything
-else is an error, and a leak if it names data outside the user's scope). It reports requests/s,
-p50/p95/max per request kind and overall, errors, leaks and the server's peak memory.
+else is an error, and a leak if it names data outside the user's scope). It does so twice: first
+with no think time (each user sends its next request the moment the last returns: a stress test
+with every user's request always in flight), then (`think_s`, 1-5 s by default) as people use a
+portal, each user reading a reply for a while before the next click. For each it reports
+requests/s, p50/p95/max per request kind and overall, errors, leaks and the server's peak memory.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import requests
 from bench import replay
 
 MAX_EXAMPLES = 50  # errors and leaks listed in the result (all are counted)
+# The second timed phase: a user reads each reply for 1-5 s before the next click (uniform, as
+# locust's between(1, 5)); the first phase has none, a stress test with every user's next
+# request sent the moment the last one returns.
+THINK_S = (1.0, 5.0)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -93,6 +100,7 @@ def run_server_load(
     seconds: float = 60,
     threads: int | None = None,
     fence_hook: Callable[[dict[str, replay.Fence]], None] | None = None,
+    think_s: tuple[float, float] | None = THINK_S,
 ) -> dict[str, Any]:
     """Start the server over `lake` (portal database and logs under `work`), record and scope-check
     every simulated user's requests one at a time, then replay them from `users` concurrent users
@@ -141,56 +149,85 @@ def run_server_load(
             plans[p.email] = [replay.replay_copy(r) for r in recorded if not r.problem]
         seq_s = time.perf_counter() - t_seq
         seq_peak = memory.peak
-        # 2. the timed phase: every user at once, round-robin over their own requests
-        by_email = {p.email: p for p in people}
-        start = threading.Barrier(len(people) + 1)
-        deadline = [0.0]
-
-        def user_loop(email: str) -> None:
-            plan = plans[email]
-            s, who, fence = sessions[email], by_email[email].label, fences[email]
-            i = random.Random(email).randrange(len(plan)) if plan else 0
-            start.wait()
-            while plan and time.monotonic() < deadline[0]:
-                req = plan[i % len(plan)]
-                i += 1
-                t0 = time.perf_counter()
-                try:
-                    status, data, problem = replay.fetch(s, srv.base, req)
-                except requests.RequestException as e:
-                    tally.error("concurrent", who, req, f"{type(e).__name__}: {e}"[:300])
-                    continue
-                elapsed = time.perf_counter() - t0
-                if problem:
-                    tally.error("concurrent", who, req, problem)
-                    continue
-                if replay.digest(data) != req.digest:
-                    text = data.decode("utf-8", errors="replace")
-                    found = replay.leaks_in(text, fence, universe)
-                    if found:
-                        tally.leak("concurrent", who, req, found)
-                    tally.error("concurrent", who, req,
-                                "reply differs from the sequential pass")  # fmt: skip
-                    continue
-                tally.ok(req, elapsed)
-
-        workers = [threading.Thread(target=user_loop, args=(p.email,), daemon=True)
-                   for p in people]  # fmt: skip
-        for w in workers:
-            w.start()
-        deadline[0] = time.monotonic() + seconds
-        t0 = time.perf_counter()
-        start.wait()
-        for w in workers:
-            w.join(timeout=seconds + replay.REQUEST_TIMEOUT_S + 30)
-        wall = time.perf_counter() - t0
+        # 2. the timed phases: every user at once, round-robin over their own requests; first
+        # with no think time (a stress test: 20 requests always in flight), then as people use
+        # a portal, reading each reply for a while before the next click
+        tally, wall = _timed_phase(people, plans, sessions, fences, universe, srv.base, seconds,
+                                   None, tally)  # fmt: skip
+        stress_peak = memory.peak
+        if think_s:
+            think_tally, think_wall = _timed_phase(
+                people, plans, sessions, fences, universe, srv.base, seconds, think_s, _Tally()
+            )
         peak = memory.peak
         hwm = srv.hwm()
         used_threads = srv.threads
         for s in sessions.values():
             s.close()
-    return _result(people, fences, plans, tally, wall, seconds, used_threads, peak, seq_peak, hwm,
-                   scope_s, seq_s)  # fmt: skip
+    out = _result(people, fences, plans, tally, wall, seconds, used_threads, stress_peak,
+                  seq_peak, hwm, scope_s, seq_s)  # fmt: skip
+    if think_s:
+        think = _result(people, fences, plans, think_tally, think_wall, seconds, used_threads,
+                        peak, seq_peak, hwm, scope_s, seq_s)  # fmt: skip
+        think["summary"]["think_time_s"] = list(think_s)
+        for key in ("scopes", "scope_setup_s", "sequential_pass_s", "sequential_requests",
+                    "server_peak_rss_sequential_mb", "profiles", "request_kinds"):
+            think["summary"].pop(key, None)
+        out["think"] = think
+        out["errors"] += think["errors"]
+        out["leaks"] += think["leaks"]
+    return out
+
+
+def _timed_phase(people, plans, sessions, fences, universe, base: str, seconds: float,
+                 think_s: tuple[float, float] | None, tally: _Tally) -> tuple[_Tally, float]:
+    """Every user replays its own requests at once for `seconds`; with `think_s` (lo, hi) a user
+    waits a uniform random time in that range before each request (seeded per user)."""
+    by_email = {p.email: p for p in people}
+    start = threading.Barrier(len(people) + 1)
+    deadline = [0.0]
+
+    def user_loop(email: str) -> None:
+        plan = plans[email]
+        s, who, fence = sessions[email], by_email[email].label, fences[email]
+        rng = random.Random(email)
+        i = rng.randrange(len(plan)) if plan else 0
+        start.wait()
+        while plan and time.monotonic() < deadline[0]:
+            if think_s:
+                time.sleep(rng.uniform(*think_s))
+                if time.monotonic() >= deadline[0]:
+                    break
+            req = plan[i % len(plan)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                status, data, problem = replay.fetch(s, base, req)
+            except requests.RequestException as e:
+                tally.error("concurrent", who, req, f"{type(e).__name__}: {e}"[:300])
+                continue
+            elapsed = time.perf_counter() - t0
+            if problem:
+                tally.error("concurrent", who, req, problem)
+                continue
+            if replay.digest(data) != req.digest:
+                text = data.decode("utf-8", errors="replace")
+                found = replay.leaks_in(text, fence, universe)
+                if found:
+                    tally.leak("concurrent", who, req, found)
+                tally.error("concurrent", who, req, "reply differs from the sequential pass")
+                continue
+            tally.ok(req, elapsed)
+
+    workers = [threading.Thread(target=user_loop, args=(p.email,), daemon=True) for p in people]
+    for w in workers:
+        w.start()
+    deadline[0] = time.monotonic() + seconds
+    t0 = time.perf_counter()
+    start.wait()
+    for w in workers:
+        w.join(timeout=seconds + replay.REQUEST_TIMEOUT_S + 30)
+    return tally, time.perf_counter() - t0
 
 
 def _result(
@@ -248,6 +285,7 @@ def _result(
         "server_peak_rss_sequential_mb": round(seq_peak / 2**20, 1),
         "server_hwm_mb": round(hwm / 2**20, 1),
         "think_time_s": 0,  # closed loop: each user sends its next request on the reply
+        # (the think-time phase overwrites this with its range)
         "export_first_page_rows": replay.EXPORT_FIRST_PAGE_ROWS,
         "sequential_requests": sum(len(v) for v in plans.values()),
         "request_kinds": len({k for k, _ in kinds}),

@@ -294,6 +294,15 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         if mem is not None:
             out.append(_target("server memory ≤ 1 GB", float(mem), TARGET_SERVER_MB, " MB",
                                higher=False))  # fmt: skip
+    t = ((parts.get("server") or {}).get("think") or {}).get("summary") or {}
+    if t:
+        lo, hi = t["think_time_s"]
+        what = f"server, users thinking {lo:g}–{hi:g} s between clicks"
+        out.append(_target(f"{what}: 0 errors", float(t["errors"]), 0, "", higher=False))
+        out.append(_target(f"{what}: p95 ≤ 500 ms", float(t["p95_ms"]), TARGET_SERVER_P95_MS,
+                           " ms", higher=False))  # fmt: skip
+        out.append(_target(f"{what}: memory ≤ 1 GB", float(t["server_peak_rss_mb"]),
+                           TARGET_SERVER_MB, " MB", higher=False))  # fmt: skip
     b = (parts.get("browser") or {}).get("summary") or {}
     if b:
         ms = b.get("headline_median_ms")
@@ -318,13 +327,15 @@ def failures(result: dict[str, Any]) -> list[str]:
         if not r["equal"]:
             out.append(f"pandas peer {r['query']} {r['viewer']} {r['period']}: the answer "
                        f"differs: {r['difference']}")  # fmt: skip
-    s = (result["parts"].get("server") or {}).get("summary") or {}
-    errors = _first(s, "errors")
-    leaks = _first(s, "leaks")
-    if errors:
-        out.append(f"server: {errors} requests failed")
-    if leaks:
-        out.append(f"server: {leaks} replies carried another user's data")
+    server = result["parts"].get("server") or {}
+    for phase, s in (("", server.get("summary") or {}),
+                     (" (think time)", (server.get("think") or {}).get("summary") or {})):
+        errors = _first(s, "errors")
+        leaks = _first(s, "leaks")
+        if errors:
+            out.append(f"server{phase}: {errors} requests failed")
+        if leaks:
+            out.append(f"server{phase}: {leaks} replies carried another user's data")
     return out
 
 
@@ -410,6 +421,14 @@ def render(r: dict[str, Any], level: int = 1) -> str:
             lines += ["", f"{h}# {title}", ""]
             lines += [f"- {k}: {_cell(v)}" for k, v in (part.get("summary") or {}).items()]
             lines += [""] + _table(part.get("rows") or [])
+            think = part.get("think")
+            if think:
+                lo, hi = think["summary"]["think_time_s"]
+                lines += ["", f"{h}# {title}: users thinking {lo:g}–{hi:g} s between clicks", "",
+                          "The same users, requests and checks, after the phase above, each user "
+                          "waiting a uniform random time in that range before each request."]
+                lines += [""] + [f"- {k}: {_cell(v)}" for k, v in think["summary"].items()]
+                lines += [""] + _table(think.get("rows") or [])
     lines.append("")
     return "\n".join(lines)
 

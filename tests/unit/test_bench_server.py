@@ -90,7 +90,8 @@ def test_leak_detector_names_ids_outside_the_fence(lake):
 
 @pytest.fixture(scope="module")
 def load_result(lake, tmp_path_factory):
-    return run_server_load(lake, tmp_path_factory.mktemp("load"), users=5, seconds=2)
+    return run_server_load(lake, tmp_path_factory.mktemp("load"), users=5, seconds=2,
+                           think_s=(0.05, 0.2))
 
 
 @pytest.mark.slow
@@ -111,6 +112,12 @@ def test_server_load_reports_every_kind_without_errors_or_leaks(load_result):
     for r in rows:
         assert set(r) >= {"kind", "period", "requests", "errors", "p50_ms", "p95_ms", "max_ms"}
         assert r["errors"] == 0 and r["p50_ms"] <= r["p95_ms"] <= r["max_ms"]
+    # the second phase: the same users thinking between clicks, checked the same way
+    think = load_result["think"]["summary"]
+    assert think["think_time_s"] == [0.05, 0.2]
+    assert think["ok"] > 0 and think["requests"] == think["ok"]
+    assert think["errors"] == 0 and think["leaks"] == 0
+    assert load_result["think"]["rows"] and load_result["think"]["errors"] == []
     json.dumps(load_result)  # JSON-able as documented
 
 
@@ -126,7 +133,7 @@ def test_a_wrong_expected_scope_is_reported_as_a_leak(lake, tmp_path):
         fence.visible_msisdns.discard(line)
         removed.append(line)
 
-    result = run_server_load(lake, tmp_path, users=4, seconds=1, fence_hook=narrow)
+    result = run_server_load(lake, tmp_path, users=4, seconds=1, fence_hook=narrow, think_s=None)
     assert result["summary"]["leaks"] > 0
     assert result["errors"] == []
     assert all(leak["user"].startswith("manager") for leak in result["leaks"])
