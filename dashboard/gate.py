@@ -46,6 +46,8 @@ MODEL_VIEWS = (
     "model.v_cdr_itemised",
 )
 SCOPE_PARAMS = frozenset({"scope_tenant_id", "scope_all_lines", "scope_msisdns", "scope_min_lines"})
+# The time chunk a query streamed in time chunks is run for (queries.streamed_in_time_chunks).
+CHUNK_PARAMS = frozenset({"chunk_from", "chunk_to"})
 # The engine's working memory per process; beyond it, sorts, joins and aggregates spill to a
 # temporary folder rather than grow (DuckDB's default is 80% of the machine's RAM: one server
 # reached 20 GB under load at 100 M CDRs).
@@ -236,7 +238,12 @@ def tenant_name(scope: Scope) -> str | None:
 # --- running named queries -------------------------------------------------------------------
 
 
-def _bind(name: str, scope: Scope, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def _bind(
+    name: str, scope: Scope, params: Mapping[str, Any], chunk: tuple[Any, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL and every parameter value for a viewer's call: the scope from the gate, the rest
+    from the caller; `chunk` (from, to) is the time chunk a time-chunked query is streamed in
+    (only the gate passes it: sorted(CHUNK_PARAMS) is chunk_from, chunk_to)."""
     if scope is None or not isinstance(scope, Scope):
         raise GateError("a query needs a viewer's scope")
     namespace = name.split(".", 1)[0]
@@ -250,6 +257,10 @@ def _bind(name: str, scope: Scope, params: Mapping[str, Any]) -> tuple[str, dict
     except queries.UnknownQuery as e:
         raise GateError(str(e)) from e
     wanted = queries.parameters(sql)
+    if queries.streamed_in_time_chunks(sql):
+        if CHUNK_PARAMS.intersection(params) and chunk is None:
+            raise GateError(f"{name}: time chunks are bound by the gate, not the caller")
+        params = {**params, **dict(zip(sorted(CHUNK_PARAMS), chunk or (None, None), strict=True))}
     values: dict[str, Any] = {
         "scope_tenant_id": scope.tenant_id,
         "scope_all_lines": scope.all_lines,
@@ -331,18 +342,19 @@ def stream(
 ) -> Iterator[pa.RecordBatch]:
     """Stream a named query's result in Arrow batches (for exports: bounded memory).
 
-    A query that declares itself streamed one bill period at a time (`queries.streamed_by_period`)
-    runs once per period from $period_from to $period_to, oldest first, on one cursor (so on one
-    lake version): the same rows in the same order as one run over the whole range, but the engine
-    sorts a month at a time, so the first rows leave after one month's sort rather than a year's
-    and the sort's memory is a month's."""
+    A query streamed in time chunks (`queries.streamed_in_time_chunks`: rows in bill period, then
+    time order) runs once per bill period from $period_from to $period_to and, within each, per
+    UTC day (open-ended before the first and after the last, so every record of the period falls
+    in exactly one chunk), oldest first, all on one cursor and so on one lake version: the same
+    rows in the same order as one run over the whole range, but each chunk is sorted alone and
+    reads only its day's row groups, so the first rows leave after a day's sort, in a day's
+    memory, rather than after the whole range's."""
     sql, bound = _bind(name, scope, params)
-    if queries.streamed_by_period(sql):
+    if queries.streamed_in_time_chunks(sql):
         windows = [
-            bound | {"period_from": p, "period_to": p}
-            for p in pd.period_range(bound["period_from"], bound["period_to"], freq="M").strftime(
-                "%Y-%m"
-            )
+            _bind(name, scope, params | {"period_from": p, "period_to": p}, chunk)[1]
+            for p in _periods(bound["period_from"], bound["period_to"])
+            for chunk in _utc_days(p)
         ]
     else:
         windows = [bound]
@@ -351,11 +363,32 @@ def stream(
         if not _has_tables(cur):
             return
         for values in windows:
-            yield from cur.sql(sql, params=values).to_arrow_reader(batch_rows)
+            reader = cur.sql(sql, params=values).to_arrow_reader(batch_rows)
+            try:
+                yield from reader
+            finally:
+                reader.close()
     except duckdb.Error as e:
         raise GateError(f"{name}: {e}") from e
     finally:
         cur.close()
+
+
+def _periods(period_from: str, period_to: str) -> list[str]:
+    """The bill periods ('YYYY-MM') from one to the other, inclusive."""
+    return list(pd.period_range(period_from, period_to, freq="M").strftime("%Y-%m"))
+
+
+def _utc_days(period: str) -> list[tuple[Any, Any]]:
+    """Time chunks covering every instant: open before the day ahead of the period's first UTC
+    day, each UTC day through the day after its last, open after that. A record's bill period is
+    its month in the tenant's zone (at most 14 h from UTC), so the open ends are empty unless a
+    tenant's timezone changed, yet nothing can fall outside."""
+    month = pd.Period(period, freq="M")
+    first = month.start_time.tz_localize("UTC") - pd.Timedelta(days=1)
+    last = (month + 1).start_time.tz_localize("UTC") + pd.Timedelta(days=1)
+    days = [d.to_pydatetime() for d in pd.date_range(first, last, freq="D")]
+    return [(None, days[0]), *zip(days, days[1:], strict=False), (days[-1], None)]
 
 
 def columns(name: str, scope: Scope, **params: Any) -> list[str]:

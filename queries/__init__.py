@@ -16,10 +16,12 @@ from importlib import resources
 _NAME = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
 _PARAM = re.compile(r"(?<![$\w])\$([a-z_][a-z0-9_]*)")
 _LINE_COMMENT = re.compile(r"--[^\n]*")
-# A query whose header holds this line is ordered by time within each bill period and never across
-# one (its rows of a period are all older than those of the next), so the gate may stream it one
-# bill period at a time: each period is sorted alone instead of the whole range at once.
-_BY_PERIOD = re.compile(r"^-- Streamed one bill period at a time\.", re.MULTILINE)
+# A query whose header holds this line returns its rows in time order (bill period, then instant)
+# and takes $chunk_from, $chunk_to (TIMESTAMPTZ, NULL = open) bounding the instants it returns. The
+# gate binds those itself and streams such a query one bill period and one UTC day at a time: each
+# chunk is sorted alone, and on time-ordered files it reads only the row groups of its day, so the
+# first rows leave after a day's sort instead of the whole range's, in a day's memory.
+_IN_TIME_CHUNKS = re.compile(r"^-- Streamed in time chunks by the gate\.", re.MULTILINE)
 
 
 class UnknownQuery(LookupError):
@@ -43,9 +45,9 @@ def parameters(sql: str) -> frozenset[str]:
     return frozenset(_PARAM.findall(_LINE_COMMENT.sub("", sql)))
 
 
-def streamed_by_period(sql: str) -> bool:
-    """Whether the query says it may be streamed one bill period at a time (see _BY_PERIOD)."""
-    return bool(_BY_PERIOD.search(sql))
+def streamed_in_time_chunks(sql: str) -> bool:
+    """Whether the query may be streamed in time chunks (see _IN_TIME_CHUNKS)."""
+    return bool(_IN_TIME_CHUNKS.search(sql))
 
 
 def names(namespace: str | None = None) -> list[str]:

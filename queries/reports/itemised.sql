@@ -3,8 +3,9 @@
 -- first: bill period by bill period, by time within each (a CDR's bill period is the month of its
 -- time in the tenant's timezone, so this is plain time order unless the tenant's timezone changed).
 -- Streamed by the export route, so it may be millions of rows:
--- Streamed one bill period at a time. (the gate runs it per period, so a year's export sorts one
--- month at a time: the first rows leave after one month's sort.)
+-- Streamed in time chunks by the gate. (dashboard.gate.stream runs it once per bill period and UTC
+-- day, binding $chunk_from/$chunk_to: a year's export sorts a day at a time, and the first rows
+-- leave after one day's sort.)
 -- Grain: one row per usage record.
 -- Columns and the tenant-timezone formatting come from the model view v_cdr_itemised.
 -- Parameters: $period_from, $period_to ('YYYY-MM', inclusive),
@@ -12,7 +13,7 @@
 --   $number (other_party: digits for an exact number, digits and a trailing * for a prefix,
 --   NULL = any),
 --   $date_from, $date_to ('YYYY-MM-DD' in the tenant's timezone, inclusive, NULL = open);
---   scope parameters.
+--   $chunk_from, $chunk_to (bound by the gate, see above); scope parameters.
 with matching as (
     select i.*
     from v_cdr_itemised as i
@@ -26,6 +27,9 @@ with matching as (
           and starts_with(i.other_party, substr($number, 1, length($number) - 1))))
       and ($date_from is null or i.local_date >= cast($date_from as date))
       and ($date_to is null or i.local_date <= cast($date_to as date))
+      -- the gate's time chunk (NULL: open)
+      and ($chunk_from is null or i.event_time_utc >= $chunk_from)
+      and ($chunk_to is null or i.event_time_utc < $chunk_to)
 ),
 
 final as (

@@ -56,7 +56,7 @@ def sample_params(raw, people, profile: str) -> dict[str, object]:
 
 
 def _params_for(name: str, raw, people, profile: str) -> dict[str, object]:
-    wanted = queries.parameters(queries.load(name)) - gate.SCOPE_PARAMS
+    wanted = queries.parameters(queries.load(name)) - gate.SCOPE_PARAMS - gate.CHUNK_PARAMS
     samples = sample_params(raw, people, profile)
     missing = sorted(wanted - set(samples))
     assert not missing, f"add sample values for {missing} (used by {name}) to this test"

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import flask_login
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from dashboard import gate, store
@@ -440,3 +441,29 @@ def _find(component, id_):
         if found is not None:
             return found
     return None
+
+
+# -- the export's time chunks ----------------------------------------------------------------------
+
+
+def test_export_stream_in_time_chunks_equals_one_sorted_run(cdr, people, scope_of, periods):
+    """The gate streams the export per bill period and UTC day: the rows and their order equal one
+    run of the query over the whole range (the gate's own chunk left open), and the raw records
+    in time order."""
+    for profile in ("admin", "manager"):
+        scope = scope_of(profile)
+        whole = gate.run("reports.itemised", scope, period_from=periods[0],
+                         period_to=periods[1], **NO_FILTERS)
+        batches = list(gate.stream("reports.itemised", scope, batch_rows=500,
+                                   period_from=periods[0], period_to=periods[1], **NO_FILTERS))
+        streamed = pa.Table.from_batches(batches).to_pandas()
+        assert len(batches) > 2 * 30, "one chunk per day at least"
+        assert list(streamed.record_id) == list(whole.record_id), profile
+        want = expected(cdr, people, profile, *periods)
+        assert list(streamed.record_id) == list(want.record_id), profile
+
+
+def test_time_chunks_are_bound_by_the_gate_only(scope_of, periods):
+    with pytest.raises(gate.GateError, match="bound by the gate"):
+        gate.run("reports.itemised", scope_of("admin"), period_from=periods[0],
+                 period_to=periods[1], **NO_FILTERS, chunk_from=None, chunk_to=None)
