@@ -238,12 +238,9 @@ def tenant_name(scope: Scope) -> str | None:
 # --- running named queries -------------------------------------------------------------------
 
 
-def _bind(
-    name: str, scope: Scope, params: Mapping[str, Any], chunk: tuple[Any, Any] | None = None
-) -> tuple[str, dict[str, Any]]:
+def _bind(name: str, scope: Scope, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The SQL and every parameter value for a viewer's call: the scope from the gate, the rest
-    from the caller; `chunk` (from, to) is the time chunk a time-chunked query is streamed in
-    (only the gate passes it: sorted(CHUNK_PARAMS) is chunk_from, chunk_to)."""
+    from the caller; a time-chunked query's chunk is left open (gate.stream narrows it)."""
     if scope is None or not isinstance(scope, Scope):
         raise GateError("a query needs a viewer's scope")
     namespace = name.split(".", 1)[0]
@@ -258,9 +255,9 @@ def _bind(
         raise GateError(str(e)) from e
     wanted = queries.parameters(sql)
     if queries.streamed_in_time_chunks(sql):
-        if CHUNK_PARAMS.intersection(params) and chunk is None:
+        if CHUNK_PARAMS.intersection(params):
             raise GateError(f"{name}: time chunks are bound by the gate, not the caller")
-        params = {**params, **dict(zip(sorted(CHUNK_PARAMS), chunk or (None, None), strict=True))}
+        params = {**params, **dict.fromkeys(CHUNK_PARAMS)}  # open: the whole range
     values: dict[str, Any] = {
         "scope_tenant_id": scope.tenant_id,
         "scope_all_lines": scope.all_lines,
@@ -352,9 +349,9 @@ def stream(
     sql, bound = _bind(name, scope, params)
     if queries.streamed_in_time_chunks(sql):
         windows = [
-            _bind(name, scope, params | {"period_from": p, "period_to": p}, chunk)[1]
+            bound | {"period_from": p, "period_to": p, "chunk_from": a, "chunk_to": b}
             for p in _periods(bound["period_from"], bound["period_to"])
-            for chunk in _utc_days(p)
+            for a, b in _utc_days(p)
         ]
     else:
         windows = [bound]
