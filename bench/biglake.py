@@ -1,6 +1,7 @@
 """The 100-million-CDR lake for the query benchmark, built once and reused.
 
-Built with the real generator (`etl.generate.generate`) and the real loader (`etl.load.load`),
+Built with the real generator (`selfcare.sample.generate.generate`) and the real loader
+(`selfcare.etl.load.load`),
 one month per load (the reference snapshots ride with the first month), exactly as a daily
 production drop would arrive: the physical layout (partitions, file sizes, summaries) is what
 production writes, and memory stays that of a one-month load. Each month's CSVs are deleted once
@@ -26,11 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import queries
-from etl import generate as gen_module
-from etl import lake as lake_files
-from etl.generate import default_start, generate
-from etl.load import load
+from selfcare import queries
+from selfcare.etl import lake as lake_files
+from selfcare.etl.load import load
+from selfcare.sample import generate as gen_module
+from selfcare.sample.generate import default_start, generate
 
 STAMP = "biglake.json"
 LINES = 63_000  # about 100 M CDRs over 12 months (see the module docstring)

@@ -1,7 +1,8 @@
 """The raw-scan baseline and the comparison of answers, for the question benchmark.
 
 Baseline: exactly the portal's SQL text with the same bound scope parameters, on a DuckDB
-connection (2 threads, like the gate) whose summary tables, every table of `etl.lake.AGGREGATES`,
+connection (2 threads, like the gate) whose summary tables, every table of
+`selfcare.etl.lake.AGGREGATES`,
 are views computing the summary on the fly from all of `fct_cdr` with the load-time SQL
 (`queries/lake/<table>.sql`), so the baseline answers each question by scanning the raw facts.
 Answers are compared as multisets of rows; a difference is reported, never hidden.
@@ -21,9 +22,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-import queries
-from dashboard import gate
-from etl import lake as lake_files
+from selfcare import gate, queries
+from selfcare.etl import lake as lake_files
 
 # Every summary the load builds and the load-time query that builds it (it reads
 # `fct_cdr_affected`, and a later summary may read `<earlier summary>_affected`).

@@ -1,7 +1,7 @@
 """The benchmark's estate: generated once per set of parameters and reused by later runs.
 
 A stamp file beside the drop folder records the parameters and the generation's own figures, so a
-second `selfcare bench` with the same parameters skips the minutes of generation and still reports
+second `make bench` with the same parameters skips the minutes of generation and still reports
 how fast it was when it ran.
 """
 
@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from etl.generate import default_start, generate
+from selfcare.sample.generate import default_start, generate
 
 STAMP = "estate.json"
 TENANTS = 3

@@ -5,7 +5,8 @@ For each size (1 M and 10 M CDRs by default) a drop folder holds exactly that ma
 the load needs. Three contestants read that file, each in its own subprocess so that its peak
 resident memory (`os.wait4` rusage of that child) is its own:
 
-- **ours**: `etl.load.load(drop, fresh lake)`: validation, dedupe, partitioning, summaries, publish;
+- **ours**: `selfcare.etl.load.load(drop, fresh lake)`: validation, dedupe, partitioning,
+  summaries, publish;
 - **duckdb**: bare `COPY (SELECT * FROM read_csv(file, columns = the contract's types,
   header = true, auto_detect = false)) TO x.parquet (FORMAT parquet)` with 2 threads: no
   validation, no dedupe, no summaries, the limit of the engine we build on;
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from etl.contract import KINDS
+from selfcare.contract import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS = 12
@@ -48,7 +49,7 @@ TARGET_PEAK_MB = 1536.0
 _OURS = """
 import json, sys, time
 from bench.etl_bench import vm_hwm_mb
-from etl.load import load
+from selfcare.etl.load import load
 t0 = time.perf_counter()
 report = load(sys.argv[1], sys.argv[2], progress=False)
 seconds = time.perf_counter() - t0
@@ -296,7 +297,7 @@ def run_etl(work: Path, sizes: list[int], log=print, keep_lake_of: int | None = 
         "summary": summarise(runs),
     }
     if keep_lake_of is not None:
-        from etl.load import load
+        from selfcare.etl.load import load
 
         lake = base / f"lake_{keep_lake_of}"
         invoices = billing_drop(estate, drops[keep_lake_of], base / f"billing_{keep_lake_of}")

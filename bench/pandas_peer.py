@@ -241,8 +241,8 @@ def run_peer(lake: Path, drop: Path, billing: Path, work: Path, *, repeat: int,
     import duckdb
 
     from bench import compare, questions
-    from dashboard import gate
-    from etl import lake as lake_files
+    from selfcare import gate
+    from selfcare.etl import lake as lake_files
 
     compare.point_gate_at(lake)
     con = duckdb.connect()

@@ -1,8 +1,9 @@
 """Every question the portal asks, timed warm, cold and cached, beside the raw-scan baseline.
 
-The questions are the `gate.run` calls of each page's callbacks (dashboard/pages/*.py and the
-shell's period picker in dashboard/app.py) with the parameters those callbacks pass, and the first
-page of every CSV export registered with `dashboard.exports.register_export` (the first Arrow batch
+The questions are the `gate.run` calls of each page's callbacks (web/pages/*.py and the
+shell's period picker in web/app.py) with the parameters those callbacks pass, and the first
+page of every CSV export registered with `selfcare.web.exports.register_export` (the first
+Arrow batch
 of `gate.stream`, or the whole `gate.run` for an export with a Python transform), for:
 
 - a Financial Manager of the biggest tenant (every line of the tenant),
@@ -52,7 +53,7 @@ USERS_PAGE = ("finance",)  # an admin page; the finance viewer has the same tena
 
 @dataclass(frozen=True)
 class Question:
-    page: str  # page slug, or "shell" (the period picker of dashboard/app.py)
+    page: str  # page slug, or "shell" (the period picker of web/app.py)
     source: str  # "update_kpis" (a callback) or "export overview_alerts.csv"
     query: str
     viewer: str  # finance | manager | end_user | analyst
@@ -96,7 +97,7 @@ def _user(uid: int, role: str, tenant_id: str | None, employee_id: str | None) -
 
 def pick_viewers(lake: Path, con: Any, last: str) -> Viewers:
     """The four viewers (see the module docstring), from the lake's current snapshots."""
-    from dashboard import gate
+    from selfcare import gate
 
     tenant_id, tenant_lines = con.execute(
         "select tenant_id, count(*) from dim_line group by tenant_id order by 2 desc, 1 limit 1"
@@ -205,10 +206,10 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
                  "end_user": "reports.bill_periods", "analyst": "analyst.bill_periods"}  # fmt: skip
     lines_none = {"cost_centre_id": None, "employee_id": None}
 
-    # the shell: the period picker (dashboard/app.py update_periods)
+    # the shell: the period picker (web/app.py update_periods)
     add("shell", "update_periods", periods_q, (*ALL_TENANT, "analyst"), none)
 
-    # overview (dashboard/pages/overview.py)
+    # overview (web/pages/overview.py)
     add("overview", "update_kpis", "reports.overview_kpis", ALL_TENANT, window)
     add("overview", "update_trend", "reports.overview_trend", ALL_TENANT,
         lambda pf, pt: {"period_to": pt})  # fmt: skip
@@ -223,7 +224,7 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
     add("overview", "export lines.csv", "reports.lines_spend", ALL_TENANT,
         lambda pf, pt: window(pf, pt) | lines_none, export=True)  # fmt: skip
 
-    # spend by cost centre (dashboard/pages/spend_by_cost_centre.py): the end user's cost centre
+    # spend by cost centre (web/pages/spend_by_cost_centre.py): the end user's cost centre
     # is one every viewer of the page sees
     cc = v.cost_centre_id
     add("spend-by-cost-centre", "update_tree", "reports.spend_by_cost_centre_tree", MANAGERS_UP,
@@ -250,7 +251,7 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
         export=True,
     )
 
-    # usage (dashboard/pages/usage.py): the charts read at least the 12 months up to `to`, plus
+    # usage (web/pages/usage.py): the charts read at least the 12 months up to `to`, plus
     # one month before for the first month-on-month change
     def usage_chart(pf, pt):
         return {"period_from": months_back(min(pf, months_back(pt, 11)), 1), "period_to": pt,
@@ -263,7 +264,7 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
     add("usage", "export usage_roaming.csv", "reports.usage_roaming", ALL_TENANT, window,
         export=True)  # fmt: skip
 
-    # top 50 numbers (dashboard/pages/top_numbers.py): the page's defaults
+    # top 50 numbers (web/pages/top_numbers.py): the page's defaults
     top = {"service": "VOICE", "by": "calls", "destination_class": None, "cost_centre": None}
     top_lines = {"number": v.number, "service": "VOICE", "cost_centre": None}
     add("top-numbers", "update_cost_centres", "reports.top_numbers_cost_centres", ALL_TENANT, none)
@@ -276,7 +277,7 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
     add("top-numbers", "export top_numbers_lines.csv", "reports.top_numbers_lines", ALL_TENANT,
         lambda pf, pt: window(pf, pt) | top_lines, export=True)  # fmt: skip
 
-    # itemised (dashboard/pages/itemised.py): the page opens on "All my lines"; then one line
+    # itemised (web/pages/itemised.py): the page opens on "All my lines"; then one line
     def filters(line):
         return lambda pf, pt: window(pf, pt) | {"msisdn": line, "service": None, "number": None,
                                                 "date_from": None, "date_to": None}  # fmt: skip
@@ -299,7 +300,7 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
     add("itemised", "export itemised.csv (all lines)", "reports.itemised", ALL_TENANT,
         filters(None), export=True)  # fmt: skip
 
-    # tariffs (dashboard/pages/tariffs.py): average over as many months as the period holds
+    # tariffs (web/pages/tariffs.py): average over as many months as the period holds
     def months(pf, pt):
         return (int(pt[:4]) - int(pf[:4])) * 12 + int(pt[5:]) - int(pf[5:]) + 1
 
@@ -322,12 +323,12 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
     add("tariffs", "export tariff_line_months.csv", "reports.tariff_line_months", ALL_TENANT,
         one_line, export=True)  # fmt: skip
 
-    # growth (dashboard/pages/growth.py): the forecast reads the whole history up to `to`
+    # growth (web/pages/growth.py): the forecast reads the whole history up to `to`
     add("growth", "update_growth", growth_q, GROWTH,
         lambda pf, pt: {"period_from": "0001-01", "period_to": pt})  # fmt: skip
     add("growth", "export growth.csv", growth_q, GROWTH, window, export=True, streamed=False)
 
-    # users (dashboard/pages/users.py, admins): the employee names of the tenant
+    # users (web/pages/users.py, admins): the employee names of the tenant
     add("users", "employee_names", "reports.users_employees", USERS_PAGE, none)
 
     # A question whose call is the same for both periods is asked once: "any" when it takes no
@@ -352,10 +353,10 @@ def questions(v: Viewers, first: str, last: str) -> list[Question]:
 
 def with_scan_windows(todo: list[Question], viewers: Viewers) -> list[Question]:
     """The itemised page's questions with the bill periods the page would read
-    (dashboard.figures.itemised.scan_window over the records per period that its count, asked
+    (selfcare.web.figures.itemised.scan_window over the records per period that its count, asked
     first, returned): the question is the query the page sends, parameters and all."""
-    from dashboard import gate
-    from dashboard.figures import itemised as fig
+    from selfcare import gate
+    from selfcare.web.figures import itemised as fig
 
     out = []
     for q in todo:
@@ -374,7 +375,7 @@ def with_scan_windows(todo: list[Question], viewers: Viewers) -> list[Question]:
 def ask(q: Question, scope: Any) -> int:
     """Run one question through the gate as the page or the export does; the rows it returned
     (an export: the rows of its first page)."""
-    from dashboard import gate
+    from selfcare import gate
 
     if q.export and q.streamed:
         batches = gate.stream(q.query, scope, batch_rows=BATCH_ROWS, **q.params)
@@ -387,7 +388,7 @@ def ask(q: Question, scope: Any) -> int:
 
 
 def _timed(q: Question, scope: Any, clear: bool) -> tuple[float, int]:
-    from dashboard import gate
+    from selfcare import gate
 
     if clear:
         gate.clear_caches()
@@ -443,9 +444,8 @@ def _within(times: list[float], budget: float = BUDGET_S, min_runs: int = MIN_RU
 
 def run_warm(todo: list[Question], viewers: Viewers, repeat: int, log=print) -> list[Timing]:
     """Warm and cached timings in this process; the gate must already point at the lake."""
-    import queries
     from bench import compare
-    from dashboard import gate
+    from selfcare import gate, queries
 
     out = []
     for q in todo:
@@ -509,7 +509,7 @@ def cold_spec(lake: Path, todo: list[Question], viewers: Viewers) -> dict[str, A
 def cold_child(spec: dict[str, Any]) -> dict[str, Any]:
     """In a fresh process: open the engine (timed apart), then every question once, in order."""
     os.environ["SELFCARE_LAKE"] = spec["lake"]
-    from dashboard import gate
+    from selfcare import gate
 
     scopes = {
         k: gate.Scope(**(s | {"msisdns": tuple(s["msisdns"])})) for k, s in spec["scopes"].items()
@@ -573,9 +573,8 @@ def run_baseline(lake: Path, timings: list[Timing], viewers: Viewers, repeat: in
     """For each question reading a summary: compare the answers, then time the baseline."""
     import duckdb
 
-    import queries
     from bench import compare
-    from dashboard import gate
+    from selfcare import gate, queries
 
     con = compare.baseline_connection(lake)
     answers: dict[str, tuple[bool, str]] = {}
@@ -642,7 +641,7 @@ def run_questions(lake: Path, work: Path, *, repeat: int, cold_repeat: int,
     import duckdb
 
     from bench import compare
-    from etl import lake as lake_files
+    from selfcare.etl import lake as lake_files
 
     compare.point_gate_at(lake)
     con = duckdb.connect()

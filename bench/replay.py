@@ -7,7 +7,7 @@ The renderer works from the server's own callback map (`/_dash-dependencies`) an
 serves (`/_dash-layout`, the page container's callback), so a page or callback added later is
 replayed too, with the values the page itself starts with. The expected scope comes from DuckDB on
 the files the manifest lists (`dim_employee` manager chains, `dim_line`, the fact tables), never
-through `dashboard.gate`, so a gate bug shows up as a leak here.
+through `selfcare.gate`, so a gate bug shows up as a leak here.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def free_port() -> int:
 
 
 def default_threads() -> int:
-    from dashboard.serve import THREADS
+    from selfcare.web.serve import THREADS
 
     return THREADS
 
@@ -147,7 +147,7 @@ def running_server(
     log = work / f"server-{port}.log"
     # The same entry point as `selfcare serve`, with only waitress's thread count set for the run.
     launcher = (
-        "import sys, dashboard.serve as s; s.THREADS = int(sys.argv[1]); "
+        "import sys, selfcare.web.serve as s; s.THREADS = int(sys.argv[1]); "
         "from selfcare.cli import main; sys.exit(main(sys.argv[2:]))"
     )
     cmd = [sys.executable, "-c", launcher, str(threads), "serve", "--host", "127.0.0.1",
@@ -318,7 +318,7 @@ def pick_users(con: duckdb.DuckDBPyConnection, users: int) -> list[BenchUser]:
 
 def create_portal_db(db: Path, people: Iterable[BenchUser]) -> None:
     """A fresh portal database holding the bench users (the store's real API)."""
-    from dashboard import store
+    from selfcare import store
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)

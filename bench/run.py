@@ -1,4 +1,4 @@
-"""`selfcare bench` / `make bench`: issue 6's benchmark, every figure measured in one run.
+"""`make bench` (`python -m bench.run`): issue 6's benchmark, every figure measured in one run.
 
 1. ETL side by side (bench/etl_bench.py): our load vs bare DuckDB COPY vs pandas on the same CDR
    file, at 1 M and 10 M rows, each in its own subprocess (rows/s, ratios, peak memory);
@@ -47,7 +47,7 @@ def _log(msg: str) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The benchmark's options (shared by `selfcare bench` and `python -m bench.run`)."""
+    """The benchmark's options (of `python -m bench.run`, which `make bench` runs)."""
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
     p.add_argument(
         "--lines",
@@ -116,7 +116,7 @@ def _command(args: argparse.Namespace) -> str:
     given = getattr(args, "command_line", None)
     if given:
         return given
-    parts = ["selfcare bench"]
+    parts = ["python -m bench.run"]
     for name in (
         "skip",
         "lines",
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             os.environ.pop("SELFCARE_LAKE", None)
         else:
             os.environ["SELFCARE_LAKE"] = before
-        from dashboard import gate
+        from selfcare import gate
 
         gate.clear_caches()
 
@@ -445,7 +445,7 @@ def _render_etl(etl: dict[str, Any] | None, h: str) -> list[str]:
         "",
         f"Input: the first N CDRs of one generated estate ({g['params']['lines']:,} lines, "
         f"{g['params']['months']} months, seed {g['params']['seed']}) in one `cdr_*.csv`, plus "
-        "the reference files. *ours* = `etl.load.load` (validation, dedupe, partitioning, "
+        "the reference files. *ours* = `selfcare.etl.load.load` (validation, dedupe, partitioning, "
         "summaries, publish); *duckdb* = bare `COPY (SELECT * FROM read_csv(..., explicit "
         "types)) TO ... (FORMAT parquet)`, 2 threads; *pandas* = `read_csv(dtype=...)` + "
         "`to_parquet` (pyarrow). Rows/s = CDR rows ÷ the child's own seconds (wall: incl. "
@@ -666,4 +666,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    _args = parse_args()
+    # the exact command, as typed, goes into the results and docs/performance.md
+    _args.command_line = "python -m bench.run " + " ".join(sys.argv[1:])
+    sys.exit(main(_args))

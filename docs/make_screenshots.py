@@ -17,8 +17,8 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
+from selfcare.cli.demo import pick_demo_employees
 from selfcare.config import load_settings
-from selfcare.demo import pick_demo_employees
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -45,7 +45,7 @@ ARGS = [
 
 
 def main() -> int:
-    from dashboard import store
+    from selfcare import store
 
     settings = load_settings()
     tenant, picks = pick_demo_employees(settings.lake)

@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only
 @pytest.fixture(scope="session")
 def estate(tmp_path_factory) -> Path:
     """A small generated drop folder (2 tenants, 160 lines, 6 months)."""
-    from etl.generate import generate
+    from selfcare.sample.generate import generate
 
     out = tmp_path_factory.mktemp("estate")
     generate(out=out, progress=False, **SMALL_ESTATE)
@@ -32,7 +32,7 @@ def estate(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def lake(estate, tmp_path_factory) -> Path:
     """The small estate loaded into a lake."""
-    from etl.load import load
+    from selfcare.etl.load import load
 
     path = tmp_path_factory.mktemp("lake")
     report = load(estate, path, progress=False)
@@ -170,7 +170,7 @@ def people(raw) -> dict[str, Person]:
 @pytest.fixture(scope="session")
 def portal(lake, people, tmp_path_factory) -> dict:
     """Environment for an app over the small lake, with a user for every profile."""
-    from dashboard import store
+    from selfcare import store
 
     db = tmp_path_factory.mktemp("app") / "app.db"
     for p in people.values():
@@ -194,8 +194,8 @@ def portal(lake, people, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def flask_app(portal):
-    from dashboard.app import create_app
     from selfcare.config import load_settings
+    from selfcare.web.app import create_app
 
     return create_app(load_settings())
 
@@ -223,7 +223,7 @@ class _UserRecord:
 @pytest.fixture(scope="session")
 def scope_of(portal, people):
     """`scope_of("manager")` → the gate's Scope for that test person (no Flask needed)."""
-    from dashboard import gate
+    from selfcare import gate
 
     def make(profile: str):
         p = people[profile]

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dashboard import components
-from dashboard import forecast as fc
+from selfcare.web import components
+from selfcare.web import forecast as fc
 from tests.integration.test_growth import (
     _check_export,
     _expected_ranking,

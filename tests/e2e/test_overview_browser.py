@@ -10,8 +10,8 @@ import csv
 import pytest
 from playwright.sync_api import expect as expect_that
 
-from dashboard.app import default_period
-from dashboard.components import money
+from selfcare.web.app import default_period
+from selfcare.web.components import money
 from tests.integration.spend_support import Expect, q
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

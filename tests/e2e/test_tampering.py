@@ -7,7 +7,7 @@ msisdns, logged in as every profile and logged out. None of it may return foreig
 gets an empty result or 403, never data."
 
 The callbacks come from the server's own `/_dash-dependencies` and the exports from
-`dashboard.exports.EXPORTS`, so a page or report added later is tampered with too. What counts as
+`selfcare.web.exports.EXPORTS`, so a page or report added later is tampered with too. What counts as
 foreign is computed with pandas from the raw export files (tests/e2e/tamper_support.py).
 """
 
@@ -33,7 +33,7 @@ from tamper_support import (
 )
 from tamper_support import bodies as callback_bodies
 
-from dashboard import store
+from selfcare import store
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def pages(flask_app) -> dict[str, tuple[str, ...]]:
 
 @pytest.fixture(scope="module")
 def exports(flask_app):
-    from dashboard.exports import EXPORTS  # filled by the page modules create_app imported
+    from selfcare.web.exports import EXPORTS  # filled by the page modules create_app imported
 
     assert EXPORTS, "no export is registered"
     return dict(EXPORTS)

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard.app import default_period
-from dashboard.components import money
+from selfcare.web.app import default_period
+from selfcare.web.components import money
 from tests.integration.test_tariffs import Model
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from dashboard import store
+from selfcare import store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

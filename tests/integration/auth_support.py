@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import store
+from selfcare import store
 from selfcare.config import Settings, load_settings
 
 STRONG_SECRET = "k3Y-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"

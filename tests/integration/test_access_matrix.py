@@ -12,8 +12,7 @@ import io
 
 import pytest
 
-import queries
-from dashboard import gate
+from selfcare import gate, queries
 from tests.conftest import login
 
 PROFILES = ["admin", "finance", "manager", "end_user", "analyst", "admin2"]
@@ -111,14 +110,14 @@ def test_every_query_returns_only_the_profiles_scope(profile, raw, people, scope
 
 
 def _export_names():
-    from dashboard import exports
+    from selfcare.web import exports
 
     return sorted(exports.EXPORTS)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_export_returns_only_the_profiles_scope(profile, flask_app, raw, people):
-    from dashboard import exports
+    from selfcare.web import exports
 
     person = people[profile]
     visible = raw.visible_lines(person.role, person.tenant_id, person.employee_id)

@@ -14,8 +14,9 @@ from auth_support import ACCOUNTS, add_accounts, portal_settings, sign_in
 from flask_login import login_user
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from dashboard import auth, store
-from dashboard.app import create_app
+from selfcare import store
+from selfcare.web import auth
+from selfcare.web.app import create_app
 
 COOKIE = "selfcare_session"
 

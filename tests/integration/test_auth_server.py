@@ -16,7 +16,7 @@ import requests
 from auth_support import ACCOUNTS, add_accounts, portal_settings
 from waitress import create_server
 
-from dashboard.app import create_app
+from selfcare.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

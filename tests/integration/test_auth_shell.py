@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from dashboard.app import default_period
+from selfcare.web.app import default_period
 
 PERIODS_CALL = {
     "output": "..app-period-from.options...app-period-from.value..."

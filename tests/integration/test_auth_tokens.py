@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from auth_support import ACCOUNTS, add_accounts, portal_settings, sign_in
 
-from dashboard import store
-from dashboard.app import create_app
+from selfcare import store
+from selfcare.web.app import create_app
 
 
 class page:  # noqa: N801 - the page's component ids, as the browser sends them

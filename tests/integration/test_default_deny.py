@@ -14,8 +14,8 @@ import dash
 import pytest
 from auth_support import ACCOUNTS, add_accounts, portal_settings, sign_in
 
-from dashboard import store
-from dashboard.app import create_app
+from selfcare import store
+from selfcare.web.app import create_app
 
 PUBLIC_ENDPOINTS = {
     "login",

@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from dashboard.exports import csv_rows, neutralise
-from etl.load import load
 from selfcare.config import Settings
+from selfcare.etl.load import load
+from selfcare.web.exports import csv_rows, neutralise
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "drop"
 SECRET = "csv-safety-test-secret-" + "k" * 40
@@ -55,8 +55,8 @@ def test_excel_dialect_bom_crlf_and_numbers_stay_numbers():
 
 
 def test_hostile_names_in_the_hr_feed_are_neutralised_in_an_export(tmp_path):
-    from dashboard import store
-    from dashboard.app import create_app
+    from selfcare import store
+    from selfcare.web.app import create_app
 
     drop = tmp_path / "drop"
     shutil.copytree(FIXTURES, drop)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import gate
-from etl.load import load
+from selfcare import gate
+from selfcare.etl.load import load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "drop"
 

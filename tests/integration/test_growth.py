@@ -17,8 +17,8 @@ import flask_login
 import pandas as pd
 import pytest
 
-from dashboard import forecast as fc
-from dashboard import gate, store
+from selfcare import gate, store
+from selfcare.web import forecast as fc
 from tests.conftest import login
 
 TENANT_VIEWERS = [
@@ -400,7 +400,7 @@ def _expected_ranking(want: dict, dimension: str, last: str) -> list[str]:
 )
 def test_callbacks_rank_segments_and_forecast(profile, dimension, raw, people, portal, flask_app,
                                               periods):
-    from dashboard.pages import growth as page
+    from selfcare.web.pages import growth as page
 
     ctx = _as(flask_app, portal, people[profile])
     try:
@@ -447,7 +447,7 @@ def test_callbacks_rank_segments_and_forecast(profile, dimension, raw, people, p
 
 def test_callback_for_one_month_ranks_it_and_forecasts_from_all_months(
         raw, people, portal, flask_app, periods):
-    from dashboard.pages import growth as page
+    from selfcare.web.pages import growth as page
 
     month = periods[-1]
     ctx = _as(flask_app, portal, people["admin"])
@@ -470,13 +470,13 @@ def test_callback_for_one_month_ranks_it_and_forecasts_from_all_months(
 
 
 def components_money(amount) -> str:
-    from dashboard import components
+    from selfcare.web import components
 
     return components.money(amount)
 
 
 def test_callback_offers_only_the_profiles_dimensions(people, portal, flask_app, periods):
-    from dashboard.pages import growth as page
+    from selfcare.web.pages import growth as page
 
     ctx = _as(flask_app, portal, people["analyst"])
     try:
@@ -490,7 +490,7 @@ def test_callback_offers_only_the_profiles_dimensions(people, portal, flask_app,
 
 
 def test_callback_empty_period_shows_empty_state(people, portal, flask_app):
-    from dashboard.pages import growth as page
+    from selfcare.web.pages import growth as page
 
     ctx = _as(flask_app, portal, people["admin"])
     try:
@@ -505,7 +505,7 @@ def test_callback_empty_period_shows_empty_state(people, portal, flask_app):
 def test_callback_refuses_other_profiles(profile, people, portal, flask_app, periods):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import growth as page
+    from selfcare.web.pages import growth as page
 
     ctx = _as(flask_app, portal, people[profile])
     try:
@@ -516,6 +516,6 @@ def test_callback_refuses_other_profiles(profile, people, portal, flask_app, per
 
 
 def test_layout_runs_without_a_user():
-    from dashboard.pages import growth as page
+    from selfcare.web.pages import growth as page
 
     assert page.layout() is not None

@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from dashboard import gate, store
-from dashboard.figures import itemised as fig
+from selfcare import gate, store
+from selfcare.web.figures import itemised as fig
 from tests.conftest import login
 
 VIEWERS = ["admin", "finance", "manager", "end_user", "admin2"]
@@ -342,7 +342,7 @@ def _call(func, prop_id: str | None, *args):
 
 @pytest.mark.parametrize("profile", ["admin", "manager", "end_user"])
 def test_callback_pages_through_records(profile, cdr, people, portal, flask_app, periods):
-    from dashboard.pages import itemised as page
+    from selfcare.web.pages import itemised as page
 
     month = periods[1]
     want = expected(cdr, people, profile, month, month)
@@ -378,7 +378,7 @@ def test_callback_pages_through_records(profile, cdr, people, portal, flask_app,
 
 
 def test_callback_filters_line_service_and_number(cdr, people, portal, flask_app, periods):
-    from dashboard.pages import itemised as page
+    from selfcare.web.pages import itemised as page
 
     month = periods[1]
     line = _own_line(people)
@@ -410,7 +410,7 @@ def test_callback_filters_line_service_and_number(cdr, people, portal, flask_app
 def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import itemised as page
+    from selfcare.web.pages import itemised as page
 
     ctx = _as(flask_app, portal, people["analyst"])
     try:
@@ -422,7 +422,7 @@ def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
 
 
 def test_layout_preselects_a_line_without_querying(flask_app):
-    from dashboard.pages import itemised as page
+    from selfcare.web.pages import itemised as page
 
     layout = page.layout(msisdn="27820000000")
     assert _find(layout, page.LINE).value == "27820000000"

@@ -1,6 +1,6 @@
 """A load killed with SIGKILL at any point leaves the published lake intact and readable, and the
 next load completes with exact counts. Real subprocesses, real files; the only hook is an
-environment variable that makes the loader sleep at a named point (etl.load._pause).
+environment variable that makes the loader sleep at a named point (selfcare.etl.load._pause).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from etl import lake as lk
-from etl.contract import KINDS
-from etl.load import PAUSE_AT, PAUSE_SECONDS, load
+from selfcare.contract import KINDS
+from selfcare.etl import lake as lk
+from selfcare.etl.load import PAUSE_AT, PAUSE_SECONDS, load
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "drop"
@@ -31,7 +31,7 @@ EMP_HEADER = ",".join(KINDS["employees"].column_names)
 
 def start_load(drop: Path, lake: Path, **env: str) -> subprocess.Popen:
     code = (
-        "from etl.load import load; "
+        "from selfcare.etl.load import load; "
         f"r = load({str(drop)!r}, {str(lake)!r}, progress=False); print(r.render())"
     )
     return subprocess.Popen(
@@ -159,7 +159,7 @@ def _csv_total(folder: Path, kind: str) -> tuple[int, Decimal]:
 
 @pytest.mark.slow
 def test_loads_killed_at_random_moments_then_completed_give_exact_totals(tmp_path):
-    from etl.generate import generate
+    from selfcare.sample.generate import generate
 
     estate = tmp_path / "estate"
     generate(out=estate, tenants=2, lines=120, months=4, start="2026-01", seed=11, progress=False)

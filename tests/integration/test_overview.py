@@ -11,7 +11,7 @@ from decimal import Decimal
 import flask_login
 import pytest
 
-from dashboard import gate, store
+from selfcare import gate, store
 from tests.conftest import login
 from tests.integration.spend_support import Expect, csv_rows, q, shift, txt
 
@@ -241,7 +241,7 @@ def _as(flask_app, portal, person):
 
 @pytest.mark.parametrize("profile", ["admin", "finance", "manager", "end_user"])
 def test_callbacks_build_kpis_charts_and_grids(profile, raw, people, portal, flask_app, periods):
-    from dashboard.pages import overview as page
+    from selfcare.web.pages import overview as page
 
     expect = _expect(raw, people, profile)
     ctx = _as(flask_app, portal, people[profile])
@@ -249,7 +249,7 @@ def test_callbacks_build_kpis_charts_and_grids(profile, raw, people, portal, fla
         kpis = page.update_kpis(periods[0], periods[1], [])
         want = expect.kpis(*periods)
         spend = [c for c in kpis.children if getattr(c, "id", "") == "overview-kpi-spend"][0]
-        from dashboard.components import money
+        from selfcare.web.components import money
 
         assert spend.children[1].children == money(want["amount_excl_vat"])
         kpis_vat = page.update_kpis(periods[0], periods[1], ["vat"])
@@ -262,7 +262,7 @@ def test_callbacks_build_kpis_charts_and_grids(profile, raw, people, portal, fla
             totals[p] = totals.get(p, Decimal(0)) + a
         bars = graph.figure.data
         assert len(bars[0].x) == 12
-        from dashboard.components import period_label
+        from selfcare.web.components import period_label
 
         for i, label in enumerate(bars[0].x):
             period = [p for p in totals if period_label(p) == label]
@@ -301,7 +301,7 @@ def test_callbacks_build_kpis_charts_and_grids(profile, raw, people, portal, fla
 
 
 def test_callbacks_show_empty_states(people, portal, flask_app):
-    from dashboard.pages import overview as page
+    from selfcare.web.pages import overview as page
 
     ctx = _as(flask_app, portal, people["admin"])
     try:
@@ -319,7 +319,7 @@ def test_callbacks_show_empty_states(people, portal, flask_app):
 def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import overview as page
+    from selfcare.web.pages import overview as page
 
     ctx = _as(flask_app, portal, people["analyst"])
     try:
@@ -332,6 +332,6 @@ def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
 
 
 def test_layout_runs_without_a_user(flask_app):
-    from dashboard.pages import overview as page
+    from selfcare.web.pages import overview as page
 
     assert page.layout() is not None

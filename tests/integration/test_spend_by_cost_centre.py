@@ -12,7 +12,7 @@ from decimal import Decimal
 import flask_login
 import pytest
 
-from dashboard import gate, store
+from selfcare import gate, store
 from tests.conftest import login
 from tests.integration.spend_support import D0, Expect, csv_rows, q, txt
 
@@ -99,7 +99,7 @@ def test_tree_rolls_spend_up_the_cost_centre_parents(profile, raw, people, scope
             assert q(r.spend_per_line_excl_vat) == q(w["amount"] / w["lines"]), cc
         assert txt(r.parent_cost_centre_id) == (parents.get(cc) or ""), cc
     # the page's total (the sum of direct spend) is the invoice total
-    from dashboard.figures import spend_by_cost_centre as fig
+    from selfcare.web.figures import spend_by_cost_centre as fig
 
     amount, vat = _invoice_total(raw, people, profile, *periods)
     assert q(fig.tree_total(df)) == q(amount)
@@ -206,7 +206,7 @@ def test_manager_sees_only_the_chain(raw, people, scope_of, periods):
     # the manager's total is the invoice total of the chain's lines only
     admin_total = _invoice_total(raw, people, "admin", ps[0], ps[-1])[0]
     manager_total = _invoice_total(raw, people, "manager", ps[0], ps[-1])[0]
-    from dashboard.figures import spend_by_cost_centre as fig
+    from selfcare.web.figures import spend_by_cost_centre as fig
 
     assert q(fig.tree_total(df)) == q(manager_total) != q(admin_total)
 
@@ -249,8 +249,8 @@ def _run_triggered(func, prop_id: str, *args):
 
 @pytest.mark.parametrize("profile", ["admin", "finance", "manager"])
 def test_callbacks_build_tree_table_and_drill(profile, raw, people, portal, flask_app, periods):
-    from dashboard.components import money
-    from dashboard.pages import spend_by_cost_centre as page
+    from selfcare.web.components import money
+    from selfcare.web.pages import spend_by_cost_centre as page
 
     expect = _expect(raw, people, profile)
     tree = expect.tree(*periods)
@@ -305,7 +305,7 @@ def test_callbacks_build_tree_table_and_drill(profile, raw, people, portal, flas
 
 
 def test_callbacks_show_empty_states(people, portal, flask_app):
-    from dashboard.pages import spend_by_cost_centre as page
+    from selfcare.web.pages import spend_by_cost_centre as page
 
     ctx = _as(flask_app, portal, people["admin"])
     try:
@@ -321,7 +321,7 @@ def test_callbacks_show_empty_states(people, portal, flask_app):
 def test_callback_refuses_other_profiles(profile, people, portal, flask_app, periods):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import spend_by_cost_centre as page
+    from selfcare.web.pages import spend_by_cost_centre as page
 
     ctx = _as(flask_app, portal, people[profile])
     try:
@@ -334,6 +334,6 @@ def test_callback_refuses_other_profiles(profile, people, portal, flask_app, per
 
 
 def test_layout_runs_without_a_user(flask_app):
-    from dashboard.pages import spend_by_cost_centre as page
+    from selfcare.web.pages import spend_by_cost_centre as page
 
     assert page.layout() is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from etl import lake as lake_files
+from selfcare.etl import lake as lake_files
 
 KEYS = ("tenant_id", "bill_period", "msisdn")
 

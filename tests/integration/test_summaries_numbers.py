@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from etl import lake as lake_files
+from selfcare.etl import lake as lake_files
 
 NUMBER_KEYS = ["tenant_id", "bill_period", "service", "other_party", "destination_class"]
 LINE_KEYS = ["tenant_id", "bill_period", "msisdn", "service", "other_party", "destination_class"]

@@ -22,8 +22,7 @@ import flask_login
 import pandas as pd
 import pytest
 
-import queries
-from dashboard import gate, store
+from selfcare import gate, queries, store
 from tests.conftest import login
 
 VIEWERS = ["admin", "finance", "manager", "end_user"]
@@ -375,7 +374,7 @@ def test_spend_trend_matches_the_raw_bills(profile, raw, people, scope_of, model
 
 @pytest.mark.parametrize("profile", VIEWERS)
 def test_figures_show_the_expected_numbers(profile, raw, people, scope_of, model, last_period):
-    from dashboard.figures import tariffs as fig
+    from selfcare.web.figures import tariffs as fig
 
     tenant, visible = viewer(raw, people, profile)
     df = run_analysis(scope_of(profile), last_period)
@@ -570,7 +569,7 @@ def _in_context(func, *args):
 @pytest.mark.parametrize("profile", VIEWERS)
 def test_callbacks_build_kpis_charts_grid_and_drill_down(profile, raw, people, portal, flask_app,
                                                          model, last_period):
-    from dashboard.pages import tariffs as page
+    from selfcare.web.pages import tariffs as page
 
     tenant, visible = viewer(raw, people, profile)
     want = model.analysis(tenant, visible, last_period, 3).sort_values("msisdn")
@@ -620,7 +619,7 @@ def test_callbacks_build_kpis_charts_grid_and_drill_down(profile, raw, people, p
 
 def test_callbacks_refuse_a_foreign_line_and_bad_inputs(raw, people, portal, flask_app,
                                                         last_period):
-    from dashboard.pages import tariffs as page
+    from selfcare.web.pages import tariffs as page
 
     _, visible = viewer(raw, people, "manager")
     outside = sorted(set(raw.lines.msisdn) - visible)[0]
@@ -643,7 +642,7 @@ def test_callbacks_refuse_a_foreign_line_and_bad_inputs(raw, people, portal, fla
 def test_analyst_callback_is_refused(people, portal, flask_app, last_period):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import tariffs as page
+    from selfcare.web.pages import tariffs as page
 
     ctx = _as(flask_app, portal, people["analyst"])
     try:
@@ -654,7 +653,7 @@ def test_analyst_callback_is_refused(people, portal, flask_app, last_period):
 
 
 def test_layout_runs_without_a_user_or_a_query():
-    from dashboard.pages import tariffs as page
+    from selfcare.web.pages import tariffs as page
 
     assert page.layout() is not None
 
@@ -764,7 +763,7 @@ HAND_COSTS = {
 
 
 def _write(folder: Path, kind: str, rows, suffix: str) -> None:
-    from etl.contract import KINDS
+    from selfcare.contract import KINDS
 
     with open(folder / f"{kind}_{suffix}.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -777,8 +776,8 @@ def hand_lake(tmp_path_factory):
     """A tiny lake from hand-written export files, read through a private gate engine."""
     import duckdb
 
-    from etl import lake as lake_files
-    from etl.load import load
+    from selfcare.etl import lake as lake_files
+    from selfcare.etl.load import load
 
     drop = tmp_path_factory.mktemp("hand_drop")
     for kind, rows in HAND.items():

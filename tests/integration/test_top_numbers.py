@@ -16,7 +16,7 @@ import flask_login
 import pandas as pd
 import pytest
 
-from dashboard import gate, store
+from selfcare import gate, store
 from tests.conftest import login
 
 VIEWERS = ["admin", "finance", "manager", "end_user", "admin2"]
@@ -336,7 +336,7 @@ def _run_triggered(func, prop_id: str, *args):
 
 @pytest.mark.parametrize("profile", ["admin", "manager", "end_user"])
 def test_callbacks_build_chart_grid_and_drill(profile, raw, people, portal, flask_app, periods):
-    from dashboard.pages import top_numbers as page
+    from selfcare.web.pages import top_numbers as page
 
     ctx = _as(flask_app, portal, people[profile])
     try:
@@ -375,7 +375,7 @@ def test_callbacks_build_chart_grid_and_drill(profile, raw, people, portal, flas
 
 
 def test_callback_empty_period_shows_empty_state(people, portal, flask_app):
-    from dashboard.pages import top_numbers as page
+    from selfcare.web.pages import top_numbers as page
 
     ctx = _as(flask_app, portal, people["admin"])
     try:
@@ -390,7 +390,7 @@ def test_callback_empty_period_shows_empty_state(people, portal, flask_app):
 def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import top_numbers as page
+    from selfcare.web.pages import top_numbers as page
 
     ctx = _as(flask_app, portal, people["analyst"])
     try:
@@ -401,6 +401,6 @@ def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
 
 
 def test_layout_runs_without_a_user(flask_app):
-    from dashboard.pages import top_numbers as page
+    from selfcare.web.pages import top_numbers as page
 
     assert page.layout() is not None

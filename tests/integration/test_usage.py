@@ -15,7 +15,7 @@ import flask_login
 import pandas as pd
 import pytest
 
-from dashboard import gate, store
+from selfcare import gate, store
 from tests.conftest import login
 
 VIEWERS = [
@@ -237,7 +237,7 @@ def _previous(period: str) -> str:
 
 @pytest.mark.parametrize("profile", ["admin", "finance", "manager", "end_user"])
 def test_callbacks_build_kpis_charts_and_grid(profile, raw, people, portal, flask_app, periods):
-    from dashboard.pages import usage as page
+    from selfcare.web.pages import usage as page
 
     ctx = _as(flask_app, portal, people[profile])
     try:
@@ -296,7 +296,7 @@ def test_callbacks_build_kpis_charts_and_grid(profile, raw, people, portal, flas
 
 def test_callback_one_month_still_shows_the_change_from_the_month_before(
         raw, people, portal, flask_app, periods):
-    from dashboard.pages import usage as page
+    from selfcare.web.pages import usage as page
 
     month = periods[-1]
     ctx = _as(flask_app, portal, people["manager"])
@@ -319,7 +319,7 @@ def test_callback_one_month_still_shows_the_change_from_the_month_before(
 
 
 def test_callback_service_filter_goes_into_the_link(people, portal, flask_app, periods):
-    from dashboard.pages import usage as page
+    from selfcare.web.pages import usage as page
 
     ctx = _as(flask_app, portal, people["finance"])
     try:
@@ -335,7 +335,7 @@ def test_callback_service_filter_goes_into_the_link(people, portal, flask_app, p
 
 
 def test_callback_empty_period_shows_empty_state(people, portal, flask_app):
-    from dashboard.pages import usage as page
+    from selfcare.web.pages import usage as page
 
     ctx = _as(flask_app, portal, people["admin"])
     try:
@@ -349,7 +349,7 @@ def test_callback_empty_period_shows_empty_state(people, portal, flask_app):
 def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
     from werkzeug.exceptions import Forbidden
 
-    from dashboard.pages import usage as page
+    from selfcare.web.pages import usage as page
 
     ctx = _as(flask_app, portal, people["analyst"])
     try:
@@ -362,6 +362,6 @@ def test_callback_refuses_the_analyst(people, portal, flask_app, periods):
 
 
 def test_layout_runs_without_a_user():
-    from dashboard.pages import usage as page
+    from selfcare.web.pages import usage as page
 
     assert page.layout() is not None

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from dashboard import store
+from selfcare import store
 from tests.conftest import Person, login, random_password
 
 GRID, TARGET, EMPLOYEE = "users-grid", "users-target", "users-add-employee"

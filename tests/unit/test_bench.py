@@ -19,12 +19,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-import queries
 from bench import compare, etl_bench, pandas_peer
 from bench import questions as bq
 from bench.run import BEGIN, END, main, parse_args
-from dashboard import gate
-from etl.contract import KINDS
+from selfcare import gate, queries
+from selfcare.contract import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 ETL_ROWS = (2000, 6000)
@@ -62,7 +61,7 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_every_summary_the_load_builds_has_a_baseline():
-    from etl import lake as lake_files
+    from selfcare.etl import lake as lake_files
 
     assert list(compare.SUMMARIES) == list(lake_files.AGGREGATES)
     assert all(queries.load(build) for build in compare.SUMMARIES.values())
@@ -153,7 +152,8 @@ def _viewers() -> bq.Viewers:
 def _asked_by_the_portal() -> set[str]:
     """Every query name in a gate.run call or an export registration of the portal's source."""
     names = set()
-    for path in [*sorted((ROOT / "dashboard" / "pages").glob("*.py")), ROOT / "dashboard/app.py"]:
+    web = ROOT / "src" / "selfcare" / "web"
+    for path in [*sorted((web / "pages").glob("*.py")), web / "app.py"]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -262,7 +262,7 @@ def test_etl_contestants_read_exactly_the_rows_of_the_drop(bench_run):
     # the kept 10 M-style lake holds exactly the largest drop's CDRs
     con = duckdb.connect()
     lake = Path(result["parts"]["etl"]["peer_lake"])
-    from etl import lake as lake_files
+    from selfcare.etl import lake as lake_files
 
     for statement in lake_files.reader_views(lake):
         con.execute(statement)
@@ -276,7 +276,7 @@ def test_manager_is_the_chain_closest_to_200_lines(bench_run):
     v = result["parts"]["questions"]["viewers"]
     lake = Path(result["parts"]["big_lake"]["lake"])
     con = duckdb.connect()
-    from etl import lake as lake_files
+    from selfcare.etl import lake as lake_files
 
     for statement in lake_files.reader_views(lake):
         con.execute(statement)
@@ -318,7 +318,7 @@ def test_docs_results_section_is_rewritten_and_the_prose_kept(bench_run):
 @pytest.mark.slow
 def test_baseline_computes_every_summary_from_raw_cdrs_alone(bench_run, tmp_path):
     """With the summary files gone, the baseline's views hold the same rows the load wrote."""
-    from etl import lake as lake_files
+    from selfcare.etl import lake as lake_files
 
     _, result, _ = bench_run
     lake = tmp_path / "lake"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import forecast as fc
+from selfcare.web import forecast as fc
 
 
 def test_holt_forecasts_a_linear_series_exactly():

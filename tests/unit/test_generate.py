@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from etl.contract import KINDS, as_of_of, kind_of
-from etl.generate import default_start, generate
-from etl.tariff import Plan, line_month_cost, usage_buckets
+from selfcare.contract import KINDS, as_of_of, kind_of
+from selfcare.contract.tariff import Plan, line_month_cost, usage_buckets
+from selfcare.sample.generate import default_start, generate
 
 SMALL = dict(tenants=2, lines=160, months=4, start="2025-11")
 PERIODS = ["2025-11", "2025-12", "2026-01", "2026-02"]

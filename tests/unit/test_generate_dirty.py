@@ -13,10 +13,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from etl import lake as lk
-from etl.contract import KINDS, kind_of
-from etl.generate import FAULTS_FILE, generate
-from etl.load import load
+from selfcare.contract import KINDS, kind_of
+from selfcare.etl import lake as lk
+from selfcare.etl.load import load
+from selfcare.sample.generate import FAULTS_FILE, generate
 
 SMALL = dict(tenants=2, lines=160, months=3, start="2025-11", seed=11)
 # The reason the loader must give for each fault kind (prefix of etl_rejects.reason).

@@ -1,4 +1,4 @@
-"""The loader (etl.load) on small hand-made drop folders: parsing of every kind, the reject
+"""The loader (selfcare.etl.load) on small hand-made drop folders: parsing of every kind, the reject
 reasons, refused files, idempotency, snapshots, time zones, exact amounts and the summaries.
 
 Expected values come from the CSV text itself (pandas or hand-worked), never from the loader.
@@ -17,9 +17,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from etl import lake as lk
-from etl.contract import KINDS
-from etl.load import LoadError, load
+from selfcare.contract import KINDS
+from selfcare.etl import lake as lk
+from selfcare.etl.load import LoadError, load
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "drop"
 REFERENCE = [

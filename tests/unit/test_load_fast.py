@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from etl import lake as lk
-from etl.contract import KINDS
-from etl.generate import generate
-from etl.load import load
-from etl.validate import fast_ok, stage_select, typed_expr
+from selfcare.contract import KINDS
+from selfcare.etl import lake as lk
+from selfcare.etl.load import load
+from selfcare.etl.validate import fast_ok, stage_select, typed_expr
+from selfcare.sample.generate import generate
 
 SMALL = {"tenants": 2, "lines": 60, "months": 2, "start": "2026-03", "seed": 11}
 # Every table whose rows the load decides; the ledger and rejects are compared separately.

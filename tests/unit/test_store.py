@@ -15,7 +15,7 @@ import stat
 import pytest
 from argon2 import PasswordHasher
 
-from dashboard import store
+from selfcare import store
 
 PASSWORD = "correct horse battery staple"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.tariff import (
+from selfcare.contract.tariff import (
     BUCKETS,
     Plan,
     PlanTable,

@@ -1,0 +1,410 @@
+"""The one gate for data: every page, callback and export reads the lake through here.
+
+It turns the signed-in user into a frozen `Scope` and runs named queries from `queries/` with the
+scope bound as parameters. Callers name a query and pass their own filters; they can never pass a
+scope parameter, and the scope is re-derived on the server for every request, so nothing a browser
+sends can widen it. This is the only portal module that imports duckdb.
+
+The web process opens the lake read-only: an in-memory DuckDB whose views point at the Parquet
+files of the published manifest, with file access limited to the lake and the configuration
+locked, so even a query bug cannot read other files. One connection per process and lake version;
+a cursor per call (a DuckDB connection is not shareable across threads).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cachetools
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from selfcare import queries
+from selfcare.config import load_settings
+from selfcare.etl import lake as lake_files
+
+TENANT_ROLES = ("admin", "finance", "manager", "end_user")
+ROLES = (*TENANT_ROLES, "analyst")
+ALL_LINE_ROLES = ("admin", "finance")
+# An analyst never sees a segment smaller than this many lines: no single line, number or person.
+MIN_SEGMENT_LINES = 5
+# Model views in creation order (a view must exist before one that reads it).
+MODEL_VIEWS = (
+    "model.v_line_attribution",
+    "model.v_billing_attributed",
+    "model.v_tariff_line_month_costs",
+    "model.v_cdr_itemised",
+)
+SCOPE_PARAMS = frozenset({"scope_tenant_id", "scope_all_lines", "scope_msisdns", "scope_min_lines"})
+# The time chunk a query streamed in time chunks is run for (queries.streamed_in_time_chunks).
+CHUNK_PARAMS = frozenset({"chunk_from", "chunk_to"})
+# The engine's working memory per process; beyond it, sorts, joins and aggregates spill to a
+# temporary folder rather than grow (DuckDB's default is 80% of the machine's RAM: one server
+# reached 20 GB under load at 100 M CDRs).
+ENGINE_MEMORY = os.environ.get("SELFCARE_ENGINE_MEMORY", "600MB")
+# Answers kept per process, counted in bytes of the data frames (not entries: one answer can be
+# 100 rows or 100,000).
+RESULT_CACHE_BYTES = int(os.environ.get("SELFCARE_RESULT_CACHE_MB", "128")) << 20
+
+
+class GateError(Exception):
+    """A query could not run: unknown name, not allowed for the viewer, bad parameters, engine."""
+
+
+class NotAllowed(GateError):
+    """The viewer's profile may not run this query."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int
+    role: str
+    tenant_id: str | None
+    employee_id: str | None
+    all_lines: bool
+    msisdns: tuple[str, ...]
+    aggregate_only: bool
+
+    @property
+    def namespace(self) -> str | None:
+        """The query namespace this viewer may run; None: nothing at all."""
+        if self.aggregate_only:
+            return "analyst"
+        if self.role in TENANT_ROLES and self.tenant_id:
+            return "reports"
+        return None
+
+    def sees(self, msisdn: str) -> bool:
+        return self.all_lines or msisdn in self.msisdns
+
+
+NOBODY = Scope(0, "", None, None, False, (), False)
+
+
+# --- the read-only engine -----------------------------------------------------------------
+
+_lock = threading.Lock()
+_engines: dict[tuple[int, str], tuple[int, duckdb.DuckDBPyConnection]] = {}
+
+
+def lake_path() -> Path:
+    """The app's lake when inside the app (its settings may come from flags), else the env's."""
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context() and "SELFCARE_SETTINGS" in current_app.config:
+            return Path(current_app.config["SELFCARE_SETTINGS"].lake).resolve()
+    except ImportError:  # the CLI and the benchmark use the gate without Flask
+        pass
+    return load_settings().lake.resolve()
+
+
+def lake_version(lake: Path | None = None) -> int:
+    return lake_files.current_version(lake or lake_path())
+
+
+def _engine(lake: Path) -> tuple[int, duckdb.DuckDBPyConnection]:
+    """The process's connection for the lake's published version, created lazily.
+
+    Keyed by PID because a connection made before a fork (gunicorn --preload) hangs in the child.
+    A new manifest version gets a new connection; queries already running keep the old one.
+    """
+    manifest = lake_files.read_manifest(lake)
+    version = int(manifest["version"]) if manifest else 0
+    key = (os.getpid(), str(lake))
+    with _lock:
+        cached = _engines.get(key)
+        if cached and cached[0] == version:
+            return cached
+        con = duckdb.connect(":memory:")
+        con.execute("set allowed_directories = $dirs", {"dirs": [str(lake) + os.sep]})
+        # the spill folder must be set while the engine may still name a path
+        spill = tempfile.mkdtemp(prefix="selfcare-engine-")
+        atexit.register(shutil.rmtree, spill, True)
+        con.execute("set temp_directory = $d", {"d": spill})
+        con.execute("set memory_limit = $m", {"m": ENGINE_MEMORY})
+        con.execute("set enable_progress_bar = false")
+        con.execute("set enable_external_access = false")
+        con.execute("set threads = 2")
+        # Keep the Parquet footers (schema, row-group zone maps) of the lake's files in memory:
+        # without it every query re-reads the footer of every file its views name (a 100 M-row
+        # lake has hundreds), which cost more than the row groups a summary query then reads.
+        # The files are immutable (a load writes new ones and a new manifest, which gets a new
+        # connection), so the cache never serves stale metadata.
+        con.execute("set parquet_metadata_cache = true")
+        con.execute("set lock_configuration = true")
+        for statement in lake_files.reader_views(lake, manifest):
+            con.execute(statement)
+        if manifest:
+            # Model views (queries/model/*.sql, in dependency order by name) give every report
+            # the same attribution; they are unscoped, and reports bind the scope on top.
+            for name in MODEL_VIEWS:
+                view = name.split(".", 1)[1]
+                con.execute(f'create or replace view "{view}" as {queries.load(name)}')
+        _engines[key] = (version, con)
+        return version, con
+
+
+def _cursor(lake: Path) -> tuple[int, duckdb.DuckDBPyConnection]:
+    version, con = _engine(lake)
+    return version, con.cursor()
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+
+def _internal(name: str, lake: Path, **params: Any) -> pd.DataFrame:
+    """Run a gate-internal query (namespace `scope`): never reachable by callers."""
+    version, cur = _cursor(lake)
+    try:
+        if not _has_tables(cur):
+            return pd.DataFrame()
+        return cur.execute(queries.load(name), params).df()
+    except duckdb.Error as e:
+        raise GateError(f"{name}: {e}") from e
+    finally:
+        cur.close()
+
+
+def _has_tables(cur: duckdb.DuckDBPyConnection) -> bool:
+    # fetchall, not fetchone: an unfinished result keeps the cursor busy for the next query
+    rows = cur.execute("select count(*) from duckdb_views() where not internal").fetchall()
+    return bool(rows[0][0])
+
+
+@lru_cache(maxsize=1024)
+def _scope_cached(
+    version: int, lake: str, user_id: int, role: str, tenant_id: str | None, employee_id: str | None
+) -> Scope:
+    del version  # part of the key: a new load may change the HR feed and the line register
+    if role == "analyst":
+        return Scope(user_id, role, None, None, False, (), True)
+    if role not in TENANT_ROLES or not tenant_id:
+        return NOBODY
+    if role in ALL_LINE_ROLES:
+        return Scope(user_id, role, tenant_id, employee_id, True, (), False)
+    if not employee_id:
+        return Scope(user_id, role, tenant_id, None, False, (), False)
+    query = "scope.manager_lines" if role == "manager" else "scope.own_lines"
+    df = _internal(query, Path(lake), tenant_id=tenant_id, employee_id=employee_id)
+    msisdns = tuple(sorted(df["msisdn"])) if len(df) else ()
+    return Scope(user_id, role, tenant_id, employee_id, False, msisdns, False)
+
+
+def scope_for(user: Any, lake: Path | None = None) -> Scope:
+    """The scope of a user record (attributes id, role, tenant_id, employee_id).
+
+    A user matching no rule gets NOBODY, which sees nothing, never everything.
+    """
+    if user is None or not getattr(user, "is_authenticated", True):
+        return NOBODY
+    lake = lake or lake_path()
+    return _scope_cached(
+        lake_version(lake),
+        str(lake),
+        int(user.id),
+        str(user.role or ""),
+        user.tenant_id or None,
+        user.employee_id or None,
+    )
+
+
+def current_scope() -> Scope:
+    """The signed-in viewer's scope, derived on the server from the session on every call."""
+    from flask_login import current_user  # the gate is also used outside requests (CLI, tests)
+
+    if not current_user or not current_user.is_authenticated:
+        return NOBODY
+    return scope_for(current_user)
+
+
+def tenant_name(scope: Scope) -> str | None:
+    if not scope.tenant_id:
+        return None
+    df = _internal("scope.tenant_name", lake_path(), tenant_id=scope.tenant_id)
+    return str(df["tenant_name"].iloc[0]) if len(df) else scope.tenant_id
+
+
+# --- running named queries -------------------------------------------------------------------
+
+
+def _bind(name: str, scope: Scope, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The SQL and every parameter value for a viewer's call: the scope from the gate, the rest
+    from the caller; a time-chunked query's chunk is left open (gate.stream narrows it)."""
+    if scope is None or not isinstance(scope, Scope):
+        raise GateError("a query needs a viewer's scope")
+    namespace = name.split(".", 1)[0]
+    if scope.namespace is None or namespace != scope.namespace:
+        raise NotAllowed(f"{name} is not available to the {scope.role or 'anonymous'} profile")
+    smuggled = SCOPE_PARAMS.intersection(params)
+    if smuggled or any(k.startswith("scope_") for k in params):
+        raise GateError(f"scope parameters are bound by the gate, not the caller: {sorted(params)}")
+    try:
+        sql = queries.load(name)
+    except queries.UnknownQuery as e:
+        raise GateError(str(e)) from e
+    wanted = queries.parameters(sql)
+    if queries.streamed_in_time_chunks(sql):
+        if CHUNK_PARAMS.intersection(params):
+            raise GateError(f"{name}: time chunks are bound by the gate, not the caller")
+        params = {**params, **dict.fromkeys(CHUNK_PARAMS)}  # open: the whole range
+    values: dict[str, Any] = {
+        "scope_tenant_id": scope.tenant_id,
+        "scope_all_lines": scope.all_lines,
+        "scope_msisdns": list(scope.msisdns),
+        "scope_min_lines": MIN_SEGMENT_LINES,
+    }
+    bound = {k: v for k, v in values.items() if k in wanted}
+    missing = sorted(k for k in wanted - SCOPE_PARAMS if k not in params)
+    extra = sorted(k for k in params if k not in wanted)
+    if missing or extra:
+        raise GateError(f"{name}: missing parameters {missing}, unexpected {extra}")
+    bound.update({k: list(v) if isinstance(v, tuple) else v for k, v in params.items()})
+    return sql, bound
+
+
+def _freeze(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
+def _frame_bytes(df: pd.DataFrame) -> int:
+    return int(df.memory_usage(deep=True, index=True).sum()) + 1
+
+
+_results: cachetools.LRUCache = cachetools.LRUCache(RESULT_CACHE_BYTES, getsizeof=_frame_bytes)
+_results_lock = threading.Lock()
+
+
+def _run_cached(
+    version: int, lake: str, name: str, scope: Scope, frozen: tuple[tuple[str, Any], ...]
+) -> pd.DataFrame:
+    """Results keyed on the lake version and the whole scope, so a publish invalidates them.
+    Least recently used answers go first once the cache holds RESULT_CACHE_BYTES; an answer
+    larger than that is returned but not kept."""
+    key = (version, lake, name, scope, frozen)
+    with _results_lock:
+        hit = _results.get(key)
+    if hit is not None:
+        return hit
+    df = _run_uncached(version, lake, name, scope, frozen)
+    with _results_lock:
+        try:
+            _results[key] = df
+        except ValueError:  # too large for the cache
+            pass
+    return df
+
+
+def _run_uncached(
+    version: int, lake: str, name: str, scope: Scope, frozen: tuple[tuple[str, Any], ...]
+) -> pd.DataFrame:
+    sql, bound = _bind(name, scope, dict(frozen))
+    got_version, cur = _cursor(Path(lake))
+    try:
+        if got_version != version:
+            raise GateError("the lake changed during the query; try again")
+        if not _has_tables(cur):
+            return pd.DataFrame()
+        return cur.execute(sql, bound).df()
+    except duckdb.Error as e:
+        raise GateError(f"{name}: {e}") from e
+    finally:
+        cur.close()
+
+
+def run(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
+    """Run a named query for a viewer; the viewer's scope is bound by the gate itself."""
+    _bind(name, scope, params)  # fail fast (and uncached) on a bad call
+    lake = lake_path()
+    frozen = _freeze(params)
+    try:
+        df = _run_cached(lake_version(lake), str(lake), name, scope, frozen)
+    except GateError:
+        raise
+    return df.copy()
+
+
+def stream(
+    name: str, scope: Scope, batch_rows: int = 50_000, **params: Any
+) -> Iterator[pa.RecordBatch]:
+    """Stream a named query's result in Arrow batches (for exports: bounded memory).
+
+    A query streamed in time chunks (`queries.streamed_in_time_chunks`: rows in bill period, then
+    time order) runs once per bill period from $period_from to $period_to and, within each, per
+    UTC day (open-ended before the first and after the last, so every record of the period falls
+    in exactly one chunk), oldest first, all on one cursor and so on one lake version: the same
+    rows in the same order as one run over the whole range, but each chunk is sorted alone and
+    reads only its day's row groups, so the first rows leave after a day's sort, in a day's
+    memory, rather than after the whole range's."""
+    sql, bound = _bind(name, scope, params)
+    if queries.streamed_in_time_chunks(sql):
+        windows = [
+            bound | {"period_from": p, "period_to": p, "chunk_from": a, "chunk_to": b}
+            for p in _periods(bound["period_from"], bound["period_to"])
+            for a, b in _utc_days(p)
+        ]
+    else:
+        windows = [bound]
+    _, cur = _cursor(lake_path())
+    try:
+        if not _has_tables(cur):
+            return
+        for values in windows:
+            reader = cur.sql(sql, params=values).to_arrow_reader(batch_rows)
+            try:
+                yield from reader
+            finally:
+                reader.close()
+    except duckdb.Error as e:
+        raise GateError(f"{name}: {e}") from e
+    finally:
+        cur.close()
+
+
+def _periods(period_from: str, period_to: str) -> list[str]:
+    """The bill periods ('YYYY-MM') from one to the other, inclusive."""
+    return list(pd.period_range(period_from, period_to, freq="M").strftime("%Y-%m"))
+
+
+def _utc_days(period: str) -> list[tuple[Any, Any]]:
+    """Time chunks covering every instant: open before the day ahead of the period's first UTC
+    day, each UTC day through the day after its last, open after that. A record's bill period is
+    its month in the tenant's zone (at most 14 h from UTC), so the open ends are empty unless a
+    tenant's timezone changed, yet nothing can fall outside."""
+    month = pd.Period(period, freq="M")
+    first = month.start_time.tz_localize("UTC") - pd.Timedelta(days=1)
+    last = (month + 1).start_time.tz_localize("UTC") + pd.Timedelta(days=1)
+    days = [d.to_pydatetime() for d in pd.date_range(first, last, freq="D")]
+    return [(None, days[0]), *zip(days, days[1:], strict=False), (days[-1], None)]
+
+
+def columns(name: str, scope: Scope, **params: Any) -> list[str]:
+    """The column names a query returns (for an export's header when it has no rows)."""
+    sql, bound = _bind(name, scope, params)
+    _, cur = _cursor(lake_path())
+    try:
+        if not _has_tables(cur):
+            return []
+        rel = cur.execute(f"select * from ({sql}) limit 0", bound)
+        return [d[0] for d in rel.description]
+    except duckdb.Error as e:
+        raise GateError(f"{name}: {e}") from e
+    finally:
+        cur.close()
+
+
+def clear_caches() -> None:
+    """Forget cached scopes and results (tests; a publish already invalidates by version)."""
+    _scope_cached.cache_clear()
+    with _results_lock:
+        _results.clear()

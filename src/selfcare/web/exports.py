@@ -1,0 +1,224 @@
+"""CSV exports: `GET /export/<report>.csv?from=YYYY-MM&to=YYYY-MM&...filters`.
+
+Every report streams from DuckDB through the gate in Arrow batches, so a million-row export is
+never held in memory or shipped to a browser grid. Pages register their reports with
+`register_export(...)`; the route validates every query-string parameter against the report's
+declared filters (an unknown or malformed one is a 400, never passed through), and the scope comes
+from the signed-in user or the API token, never from the URL.
+
+CSV for Excel: UTF-8 with a BOM, CRLF, RFC 4180 quoting (the standard library's `excel` dialect).
+Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab, CR or LF) get
+a leading apostrophe (OWASP's advice); numeric columns (amounts, counts) stay plain numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import urlencode
+
+import pandas as pd
+import pyarrow as pa
+from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
+
+from selfcare import gate
+
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+bp = Blueprint("exports", __name__)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query-string filter: its query parameter name, a validator/converter and a default."""
+
+    param: str
+    convert: Callable[[str], object]
+    default: object = None
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    queries: dict[str, str]  # gate namespace ("reports" | "analyst") -> query name
+    roles: tuple[str, ...]
+    filters: dict[str, Filter] = field(default_factory=dict)
+    periods: bool = True  # takes from/to → $period_from/$period_to
+    # For small reports that need Python after SQL (e.g. forecast rows): DataFrame → DataFrame.
+    # Such reports are fetched whole through gate.run instead of streamed.
+    transform: Callable[[pd.DataFrame, dict[str, object]], pd.DataFrame] | None = None
+
+
+EXPORTS: dict[str, Export] = {}
+
+
+def register_export(
+    name: str,
+    queries: dict[str, str] | str,
+    roles: tuple[str, ...],
+    filters: dict[str, Filter] | None = None,
+    periods: bool = True,
+    transform: Callable[[pd.DataFrame, dict[str, object]], pd.DataFrame] | None = None,
+) -> Export:
+    """Declare a report; idempotent so a page module may be imported twice."""
+    if isinstance(queries, str):
+        queries = {queries.split(".", 1)[0]: queries}
+    export = Export(name, dict(queries), tuple(roles), dict(filters or {}), periods, transform)
+    EXPORTS[name] = export
+    return export
+
+
+def export_href(report: str, query: dict[str, object]) -> str:
+    """The page's download link for a report: empty filters are left out of the URL."""
+    kept = {k: v for k, v in query.items() if v is not None and v != ""}
+    return f"/export/{report}.csv?" + urlencode(kept)
+
+
+# -- converters for filters --------------------------------------------------------------------
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return convert
+
+
+def pattern(regex: str, what: str) -> Callable[[str], str]:
+    compiled = re.compile(regex)
+
+    def convert(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return convert
+
+
+def integer(lo: int, hi: int) -> Callable[[str], int]:
+    def convert(value: str) -> int:
+        n = int(value)
+        if not lo <= n <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return n
+
+    return convert
+
+
+def iso_date(value: str) -> str:
+    return date.fromisoformat(value).isoformat()
+
+
+DIGITS = pattern(r"\d{1,20}", "digits")
+ANY_TEXT = pattern(r"[\w .,'&()/-]{0,80}", "plain text")
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+
+def neutralise(value: str) -> str:
+    """A text cell that cannot run as a spreadsheet formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_list(t)
+
+
+def _cell(value: object, text: bool) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    if text:
+        return neutralise(str(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def csv_rows(header: list[str], batches: Iterator[pa.RecordBatch]) -> Iterator[str]:
+    """Encode a header and Arrow batches as CSV text chunks (one chunk per batch)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, dialect="excel")
+    writer.writerow([neutralise(h) for h in header])
+    yield "\ufeff" + buf.getvalue()
+    for batch in batches:
+        buf.seek(0)
+        buf.truncate()
+        text = [_is_text(f.type) for f in batch.schema]
+        columns = [col.to_pylist() for col in batch.columns]
+        for row in zip(*columns, strict=True):
+            writer.writerow([_cell(v, t) for v, t in zip(row, text, strict=True)])
+        yield buf.getvalue()
+
+
+def parse_params(export: Export, args) -> dict[str, object]:
+    """Validate the query string against the report's declared filters; unknown keys → error."""
+    params: dict[str, object] = {}
+    allowed = set(export.filters) | ({"from", "to"} if export.periods else set())
+    unknown = sorted(set(args) - allowed)
+    if unknown:
+        raise ValueError(f"unknown parameter(s): {', '.join(unknown)}")
+    if export.periods:
+        for key, param in (("from", "period_from"), ("to", "period_to")):
+            value = args.get(key)
+            if not value or not PERIOD.match(value):
+                raise ValueError(f"'{key}' must be a bill period YYYY-MM")
+            params[param] = value
+        if params["period_from"] > params["period_to"]:
+            raise ValueError("'from' must not be after 'to'")
+    for key, flt in export.filters.items():
+        value = args.get(key)
+        if value is None or value == "":
+            params[flt.param] = flt.default
+            continue
+        try:
+            params[flt.param] = flt.convert(value)
+        except ValueError as e:
+            raise ValueError(f"'{key}' {e}") from e
+    return params
+
+
+@bp.get("/export/<report>.csv")
+def export_csv(report: str) -> Response:
+    export = EXPORTS.get(report)
+    if export is None:
+        return jsonify(error=f"no such report: {report}"), 404
+    scope = gate.current_scope()
+    if scope.role not in export.roles:
+        abort(403)
+    query = export.queries.get(scope.namespace or "")
+    if query is None:
+        abort(403)
+    try:
+        params = parse_params(export, request.args)
+        if export.transform is not None:
+            frame = export.transform(gate.run(query, scope, **params), params)
+            header = [str(c) for c in frame.columns]
+            batches = iter(pa.Table.from_pandas(frame, preserve_index=False).to_batches())
+        else:
+            header = gate.columns(query, scope, **params)
+            batches = gate.stream(query, scope, **params)
+    except ValueError as e:
+        return jsonify(error=str(e)), 400
+    except gate.GateError:
+        return jsonify(error="the report could not be produced; try again later"), 500
+    suffix = "" if not export.periods else f"_{params['period_from']}_{params['period_to']}"
+    filename = f"{report}{suffix}.csv"
+    return Response(
+        stream_with_context(csv_rows(header, batches)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,164 @@
+"""API tokens: every profile lists, creates and revokes its own personal tokens for the CSV export
+API (`Authorization: Bearer <secret>` on `/export/*`).
+
+A token is read-only and acts only as its owner (the owner's profile and scope, re-read on every
+use; a deactivated owner's tokens stop working). The secret is shown once, in the response to the
+create click, and never stored anywhere but as a hash. Every callback acts on the signed-in user's
+own tokens only; a token id of someone else is "no such token".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from flask_login import current_user
+
+from selfcare import store
+from selfcare.web import components
+from selfcare.web.auth import ROLES, app_settings, roles_required
+
+dash.register_page(
+    __name__,
+    path="/api-tokens",
+    name="API tokens",
+    title="API tokens · SelfCare",
+    order=90,
+    roles=ROLES,
+)
+
+NAME = "api-tokens-name"
+CREATE = "api-tokens-create"
+CREATED = "api-tokens-created"
+TABLE = "api-tokens-table"
+REVOKE = "api-tokens-revoke"
+MESSAGE = "api-tokens-message"
+
+
+def layout(**_: Any) -> html.Div:
+    return html.Div(
+        [
+            components.page_header(
+                "API tokens",
+                "Personal read-only tokens for the CSV export API. A token sees exactly what you "
+                "see, and stops working when you revoke it or your account is deactivated.",
+            ),
+            components.card(
+                "Create a token",
+                html.Div(
+                    [
+                        dcc.Input(
+                            id=NAME,
+                            type="text",
+                            placeholder="What is it for? e.g. monthly finance extract",
+                            maxLength=80,
+                            className="input",
+                            debounce=False,
+                        ),
+                        html.Button("Create token", id=CREATE, className="btn btn-primary"),
+                    ],
+                    className="form-row",
+                ),
+                html.Div(id=CREATED),
+            ),
+            components.card(
+                "Your tokens",
+                html.Div(id=MESSAGE),
+                html.Div(id=TABLE),
+            ),
+            components.card(
+                "Using a token",
+                html.Pre(
+                    "curl -H 'Authorization: Bearer <secret>' \\\n"
+                    "  'https://<portal>/export/<report>.csv?from=2026-01&to=2026-03'",
+                    className="code",
+                ),
+            ),
+        ]
+    )
+
+
+def _table(rows: list[dict[str, Any]]) -> Any:
+    if not rows:
+        return components.empty_state("You have no API tokens yet.")
+    head = html.Thead(
+        html.Tr([html.Th(h) for h in ("Name", "Token", "Created", "Last used", "Status", "")])
+    )
+    body = []
+    for t in rows:
+        revoked = bool(t.get("revoked_at"))
+        body.append(
+            html.Tr(
+                [
+                    html.Td(t["name"]),
+                    html.Td(html.Code(t["prefix"] + "…")),
+                    html.Td(_day(t["created_at"])),
+                    html.Td(_day(t.get("last_used_at")) or "never"),
+                    html.Td(
+                        html.Span(
+                            "revoked" if revoked else "active",
+                            className="badge badge-muted" if revoked else "badge badge-ok",
+                        )
+                    ),
+                    html.Td(
+                        ""
+                        if revoked
+                        else html.Button(
+                            "Revoke",
+                            id={"type": REVOKE, "index": int(t["id"])},
+                            className="btn btn-danger btn-small",
+                        )
+                    ),
+                ]
+            )
+        )
+    return html.Table([head, html.Tbody(body)], className="table")
+
+
+def _day(ts: str | None) -> str:
+    return (ts or "").replace("T", " ")[:16]
+
+
+@dash.callback(
+    Output(TABLE, "children"),
+    Output(CREATED, "children"),
+    Output(MESSAGE, "children"),
+    Output(NAME, "value"),
+    Input(CREATE, "n_clicks"),
+    Input({"type": REVOKE, "index": ALL}, "n_clicks"),
+    State(NAME, "value"),
+)
+@roles_required(*ROLES)
+def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> tuple[Any, ...]:
+    db = app_settings().db
+    user_id = current_user.id  # the owner is always the signed-in user, never a browser value
+    created: Any = no_update
+    message: Any = None
+    name_value: Any = no_update
+    trigger = ctx.triggered_id
+    if trigger == CREATE and create_clicks:
+        try:
+            token_id, secret = store.create_token(db, user_id, name or "")
+        except store.StoreError as e:
+            message = components.error_state(str(e))
+        else:
+            name_value = ""
+            created = html.Div(
+                [
+                    html.P(
+                        "Copy this secret now: it is shown only once and cannot be recovered.",
+                        className="alert alert-warn",
+                    ),
+                    html.Pre(secret, className="code secret", id="api-tokens-secret"),
+                ]
+            )
+    elif isinstance(trigger, dict) and trigger.get("type") == REVOKE:
+        # A re-rendered table fires its new buttons with n_clicks None: not a click.
+        if any(revoke_clicks or []) and ctx.triggered and ctx.triggered[0].get("value"):
+            try:
+                store.revoke_token(db, user_id, int(trigger["index"]))
+            except (store.StoreError, ValueError, TypeError):
+                message = components.error_state("No such token.")
+            created = None
+    return _table(store.list_tokens(db, user_id)), created, message, name_value
