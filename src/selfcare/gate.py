@@ -32,10 +32,8 @@ import pyarrow as pa
 from selfcare import queries
 from selfcare.config import load_settings
 from selfcare.etl import lake as lake_files
+from selfcare.roles import ALL_LINE_ROLES, ROLES, TENANT_ROLES  # noqa: F401 (ROLES: re-exported)
 
-TENANT_ROLES = ("admin", "finance", "manager", "end_user")
-ROLES = (*TENANT_ROLES, "analyst")
-ALL_LINE_ROLES = ("admin", "finance")
 # An analyst never sees a segment smaller than this many lines: no single line, number or person.
 MIN_SEGMENT_LINES = 5
 # Model views in creation order (a view must exist before one that reads it).

@@ -27,15 +27,8 @@ from typing import Any
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-TENANT_ROLES = ("admin", "finance", "manager", "end_user")
-ROLES = (*TENANT_ROLES, "analyst")
-ROLE_NAMES = {
-    "admin": "Administrator",
-    "finance": "Financial Manager",
-    "manager": "Manager",
-    "end_user": "End User",
-    "analyst": "Operator Analyst",
-}
+from selfcare.roles import ROLE_NAMES, ROLES, TENANT_ROLES  # noqa: F401 (re-exported)
+
 MIN_PASSWORD = 12
 # argon2 hashes any length in one pass, but a megabyte "password" is a cheap way to burn CPU.
 MAX_PASSWORD = 1024

@@ -14,8 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from selfcare.config import load_settings
-
-ROLES = ("admin", "finance", "manager", "end_user", "analyst")
+from selfcare.roles import ROLES
 
 
 class CliError(Exception):
