@@ -150,9 +150,8 @@ class Outbox:
         with self._lock:
             try:
                 self._write_pending()
-                new = [ln for ln in _unique(lines) if self._sent(ln.idempotency_key) is None]
-                if new:
-                    batch = self._record_batch(new)
+                batch = self._record_batch(_unique(lines))
+                if batch is not None:
                     self._write_batch(batch)
                 return [self._ack(ln.idempotency_key) for ln in lines]
             except (OSError, sqlite3.Error) as e:
@@ -194,11 +193,17 @@ class Outbox:
         return Acknowledgement(key, key, OperatorState(row["state"]), row["reason"],
                                _date(row["effective_on"]))
 
-    def _record_batch(self, lines: list[OrderLine]) -> int:
+    def _record_batch(self, lines: list[OrderLine]) -> int | None:
+        """Record the lines not sent before as a new batch (None: every line was sent)."""
         now = self.clock()
         db = self._db
         db.execute("begin immediate")
         try:
+            # Checked inside the write lock: another worker may have recorded them meanwhile.
+            lines = [ln for ln in lines if self._sent(ln.idempotency_key) is None]
+            if not lines:
+                db.execute("rollback")
+                return None
             batch_id = db.execute("select coalesce(max(batch_id), 0) + 1 from batches"
                                   ).fetchone()[0]
             name = f"orders-{now.strftime('%Y%m%dT%H%M%SZ')}-{batch_id:06d}.csv"
@@ -257,16 +262,27 @@ class Outbox:
         return applied
 
     def _read_file(self, path: Path) -> int:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # another worker took it
+            return 0
         sha = hashlib.sha256(data).hexdigest()
         db = self._db
-        if db.execute("select 1 from response_files where sha256 = ?", (sha,)).fetchone():
-            log.info("outbox: %s was read before; moved aside unchanged", path.name)
-            _move_aside(path, self.processed_dir)
-            return 0
         problems: list[Problem] = []
         applied = 0
         db.execute("begin immediate")
+        try:
+            # Checked inside the write lock: another worker may have applied it meanwhile.
+            seen = db.execute("select 1 from response_files where sha256 = ?",
+                              (sha,)).fetchone()
+        except BaseException:
+            db.execute("rollback")
+            raise
+        if seen:
+            db.execute("rollback")
+            log.info("outbox: %s was read before; moved aside unchanged", path.name)
+            _move_aside(path, self.processed_dir)
+            return 0
         try:
             applied = self._apply_rows(path.name, data, problems)
             for p in problems:
@@ -408,7 +424,10 @@ def _move_aside(path: Path, folder: Path) -> None:
     while target.exists():
         target = folder / f"{path.stem}.{n}{path.suffix}"
         n += 1
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:  # another worker moved it first
+        pass
 
 
 def _write_errors(path: Path, problems: list[Problem]) -> None:

@@ -240,3 +240,32 @@ def test_created_by_name(tmp_path, clock):
         create_adapter("carrier-pigeon")
     with pytest.raises(TypeError):
         create_adapter("simulated")
+
+
+def test_two_workers_submitting_the_same_key_at_once_make_one_order(tmp_path, clock):
+    import threading
+
+    path = tmp_path / "operator.sqlite"
+    ops = [SimulatedOperator(path, CATALOGUE, delay=DELAY, clock=clock) for _ in range(2)]
+    line = order_line("R15/27820000001", "add_service", {"service_code": "ROAM"}, POSTPAID)
+    refs, errors = [], []
+    start = threading.Barrier(4)
+
+    def work(op):
+        try:
+            start.wait()
+            for _ in range(5):
+                refs.append(op.submit([line])[0].operator_ref)
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(ops[i % 2],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(refs) == 20 and len(set(refs)) == 1
+    assert count_orders(path) == 1
+    for op in ops:
+        op.close()
