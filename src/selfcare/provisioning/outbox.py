@@ -229,27 +229,37 @@ class Outbox:
             self._write_batch(row["batch_id"])
 
     def _write_batch(self, batch_id: int) -> None:
-        batch = self._db.execute("select * from batches where batch_id = ?",
-                                 (batch_id,)).fetchone()
-        target = self.outbox_dir / batch["file_name"]
-        if not target.exists():
-            rows = self._db.execute(
-                "select * from sent_lines where batch_id = ? order by position", (batch_id,)
-            ).fetchall()
-            buf = io.StringIO()
-            w = csv.writer(buf)
-            w.writerow(OUT_HEADER)
-            for r in rows:
-                w.writerow([safe_cell(r[c] or "") for c in
-                            ("reference", "idempotency_key", "msisdn", "action", "parameters",
-                             "requested_date")])
-            tmp = self.outbox_dir / f".{batch['file_name']}.tmp"
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        self._db.execute("update batches set written = 1 where batch_id = ?", (batch_id,))
+        """Write a recorded batch's sheet unless it was written; under the ledger's write lock,
+        so two workers never write the same sheet (the desk might take the first meanwhile)."""
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            batch = db.execute("select * from batches where batch_id = ?",
+                               (batch_id,)).fetchone()
+            target = self.outbox_dir / batch["file_name"]
+            # A sheet on disk but not marked: we died between the rename and the mark.
+            if not batch["written"] and not target.exists():
+                rows = db.execute(
+                    "select * from sent_lines where batch_id = ? order by position", (batch_id,)
+                ).fetchall()
+                buf = io.StringIO()
+                w = csv.writer(buf)
+                w.writerow(OUT_HEADER)
+                for r in rows:
+                    w.writerow([safe_cell(r[c] or "") for c in
+                                ("reference", "idempotency_key", "msisdn", "action",
+                                 "parameters", "requested_date")])
+                tmp = self.outbox_dir / f".{batch['file_name']}.tmp"
+                with open(tmp, "w", encoding="utf-8", newline="") as f:
+                    f.write(buf.getvalue())
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+            db.execute("update batches set written = 1 where batch_id = ?", (batch_id,))
+            db.execute("commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
 
     # -- answers in --------------------------------------------------------------------------
 
