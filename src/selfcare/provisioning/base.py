@@ -13,7 +13,9 @@ knows which one it holds.
 
 The operator reports `accepted`, `in_progress`, `completed` (with the date the change takes
 effect) or `failed` (with a reason). The worker maps them onto the order lifecycle: accepted ->
-`submit`, in_progress -> `start`, completed -> `complete`, failed -> `fail`.
+`submit`, in_progress -> `start`, completed -> `complete`, failed -> `fail`. An acknowledgement
+may already say failed (the operator refused the line at once): the worker then takes `submit`
+and `fail` together.
 """
 
 from __future__ import annotations

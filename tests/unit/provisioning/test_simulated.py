@@ -269,3 +269,44 @@ def test_two_workers_submitting_the_same_key_at_once_make_one_order(tmp_path, cl
     assert count_orders(path) == 1
     for op in ops:
         op.close()
+
+
+def test_with_the_real_clock_a_tiny_delay_completes(tmp_path):
+    import time
+
+    sim = SimulatedOperator(tmp_path / "op.sqlite", CATALOGUE, delay=0.05)
+    [ack] = sim.submit([order_line("R16/1", "suspend_line", {}, POSTPAID)])
+    time.sleep(0.06)
+    assert sim.status([ack.operator_ref])[0].state == "completed"
+    sim.close()
+
+
+CHILD = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[2])
+from provisioning_support import CATALOGUE, POSTPAID, order_line
+from selfcare.provisioning.simulated import SimulatedOperator
+sim = SimulatedOperator(sys.argv[1], CATALOGUE, delay=3600)
+line = order_line("R17/27820000001", "add_service", {"service_code": "ROAM"}, POSTPAID)
+print(sim.submit([line])[0].operator_ref, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_process_killed_after_submitting_leaves_one_order(tmp_path, clock):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "operator.sqlite"
+    here = str(Path(__file__).parent)
+    child = subprocess.run([sys.executable, "-c", CHILD, str(path), here],
+                           capture_output=True, text=True, check=False, timeout=60)
+    assert child.returncode == -9, child.stderr
+    ref = child.stdout.strip()
+    assert ref.startswith("SIM-")
+    sim = SimulatedOperator(path, CATALOGUE, delay=DELAY, clock=clock)
+    line = order_line("R17/27820000001", "add_service", {"service_code": "ROAM"}, POSTPAID)
+    assert sim.submit([line])[0].operator_ref == ref
+    assert count_orders(path) == 1
+    sim.close()
