@@ -114,12 +114,14 @@ class SimulatedOperator:
     def status(self, refs: Sequence[str]) -> list[StatusUpdate]:
         """The current state of each known operator reference (unknown ones are left out),
         after moving due orders on."""
-        out = []
-        for ref in refs:
-            row = self._advance(ref)
-            if row is not None:
-                out.append(_update(row))
-        return out
+        try:
+            # One transaction for the whole poll; due orders are done in the order they arrived
+            # (references are sequential), whatever the order of `refs`.
+            with self._tx() as db:
+                rows = {ref: self._advance(db, ref) for ref in sorted(set(refs))}
+        except sqlite3.Error as e:
+            raise ProvisioningError(f"simulated operator: {e}") from e
+        return [_update(rows[ref]) for ref in refs if rows[ref] is not None]
 
     def close(self) -> None:
         self._db.close()
@@ -156,23 +158,19 @@ class SimulatedOperator:
                                OperatorState(row["state"]), row["reason"],
                                _date(row["effective_on"]))
 
-    def _advance(self, ref: str) -> sqlite3.Row | None:
-        try:
-            with self._tx() as db:
-                row = db.execute("select * from operator_orders where operator_ref = ?",
-                                 (ref,)).fetchone()
-                if row is None or row["state"] in (OperatorState.COMPLETED, OperatorState.FAILED):
-                    return row
-                age = self.clock() - datetime.fromisoformat(row["received_at"])
-                if age >= self.delay:
-                    self._finish(db, row)
-                elif age >= self.delay / 2 and row["state"] == OperatorState.ACCEPTED:
-                    db.execute("update operator_orders set state = ? where operator_ref = ?",
-                               (OperatorState.IN_PROGRESS, ref))
-                return db.execute("select * from operator_orders where operator_ref = ?",
-                                  (ref,)).fetchone()
-        except sqlite3.Error as e:
-            raise ProvisioningError(f"simulated operator: {e}") from e
+    def _advance(self, db: sqlite3.Connection, ref: str) -> sqlite3.Row | None:
+        row = db.execute("select * from operator_orders where operator_ref = ?",
+                         (ref,)).fetchone()
+        if row is None or row["state"] in (OperatorState.COMPLETED, OperatorState.FAILED):
+            return row
+        age = self.clock() - datetime.fromisoformat(row["received_at"])
+        if age >= self.delay:
+            self._finish(db, row)
+        elif age >= self.delay / 2 and row["state"] == OperatorState.ACCEPTED:
+            db.execute("update operator_orders set state = ? where operator_ref = ?",
+                       (OperatorState.IN_PROGRESS, ref))
+        return db.execute("select * from operator_orders where operator_ref = ?",
+                          (ref,)).fetchone()
 
     def _finish(self, db: sqlite3.Connection, row: sqlite3.Row) -> None:
         params = json.loads(row["params"])

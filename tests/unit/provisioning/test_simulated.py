@@ -171,7 +171,8 @@ def test_the_network_checks_again_at_completion(sim, clock):
     ])
     assert a.state == b.state == "accepted"
     clock.advance(DELAY)
-    ua, ub = sim.status([a.operator_ref, b.operator_ref])
+    # Asked in the other order: the network still does them in the order they arrived.
+    ub, ua = sim.status([b.operator_ref, a.operator_ref])
     assert ua.state == "completed"
     assert (ub.state, ub.reason) == ("failed", "line 27820000001 already has ROAM")
 
