@@ -7,9 +7,10 @@ knows which one it holds.
 - `submit(lines)` hands order lines over and answers one `Acknowledgement` per line, in order.
   Each line carries an idempotency key (stable for the order line, for example
   `<order reference>/<msisdn>`): submitting the same key again, after a crash or a timeout,
-  never creates a second operator order; it answers the first one's acknowledgement.
-- `status(refs)` answers the news for operator references: `StatusUpdate`s, possibly none for
-  a reference that has no news.
+  never creates a second operator order; it answers that order's reference and current state.
+- `status(refs)` answers the operator's current state of each reference it knows, as
+  `StatusUpdate`s (an unknown reference is left out). An update that matches the line's state
+  is no news: the worker takes a transition only when the state moved.
 
 The operator reports `accepted`, `in_progress`, `completed` (with the date the change takes
 effect) or `failed` (with a reason). The worker maps them onto the order lifecycle: accepted ->
@@ -47,6 +48,12 @@ LIFECYCLE_EVENT: dict[OperatorState, str] = {
 
 class ProvisioningError(Exception):
     """The adapter could not talk to the operator at all (retry later; nothing was lost)."""
+
+
+def idempotency_key(reference: str, msisdn: str | None, position: int = 0) -> str:
+    """The key of an order line: stable for as long as the order exists, unique across orders
+    (a new line has no number yet, so its position in the order stands in)."""
+    return f"{reference}/{msisdn}" if msisdn else f"{reference}/new-{position}"
 
 
 @dataclass(frozen=True)

@@ -311,3 +311,12 @@ def test_a_process_killed_after_submitting_leaves_one_order(tmp_path, clock):
     assert sim.submit([line])[0].operator_ref == ref
     assert count_orders(path) == 1
     sim.close()
+
+
+def test_idempotency_keys_are_stable_and_distinct():
+    from selfcare.provisioning.base import idempotency_key
+
+    assert idempotency_key("ORD-1", "27820000001") == "ORD-1/27820000001"
+    assert idempotency_key("ORD-1", None, 0) == "ORD-1/new-0"
+    keys = {idempotency_key(r, m) for r in ("ORD-1", "ORD-2") for m in ("1", "2")}
+    assert len(keys) == 4
