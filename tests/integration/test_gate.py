@@ -45,12 +45,12 @@ def test_tenant_profiles_cannot_run_analyst_queries_and_back(scope_of):
 
 
 def test_the_engine_cannot_read_outside_the_lake(portal):
-    _, con = gate._engine(gate.lake_path())
-    cur = con.cursor()
-    with pytest.raises(Exception, match="(?i)permission|disabled"):
-        cur.execute("select * from read_csv('/etc/passwd')").fetchall()
-    with pytest.raises(Exception, match="(?i)lock|configuration"):
-        cur.execute("set enable_external_access = true")
+    # the gate's own engine, through the engine interface (selfcare.engine), with raw SQL
+    with gate._engine().cursor(gate.lake_path()) as cur:
+        with pytest.raises(Exception, match="(?i)permission|disabled"):
+            cur.frame("select * from read_csv('/etc/passwd')", {})
+        with pytest.raises(Exception, match="(?i)lock|configuration"):
+            cur.frame("set enable_external_access = true", {})
 
 
 def test_a_publish_invalidates_cached_results(tmp_path, monkeypatch):
