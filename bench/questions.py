@@ -516,8 +516,8 @@ def cold_child(spec: dict[str, Any]) -> dict[str, Any]:
     }
     t0 = time.perf_counter()
     # The connection and its views, paid once per new worker process: timed apart so that the
-    # first question in the order does not carry it (gate has no public "open" call).
-    gate._engine(gate.lake_path())
+    # first question in the order does not carry it.
+    gate.warm(gate.lake_path())
     opened = time.perf_counter() - t0
     seconds: list[float | None] = []
     for item in spec["questions"]:

@@ -35,3 +35,41 @@ def load_settings(
         https=env.get("SELFCARE_HTTPS", "").lower() in {"1", "true", "yes"},
         production=env.get("SELFCARE_ENV", "production").lower() == "production",
     )
+
+
+# --- process settings, read where they take effect (but only here) ------------------------------
+# Each is read when its module needs it, as before: the engine's memory and the result cache when
+# the gate is imported, the proxy hops when the app is built, the loader's test hook at its pause
+# points. No other module reads a SELFCARE_ variable (tests/unit/test_config.py checks).
+
+DEFAULT_ENGINE_MEMORY = "600MB"
+DEFAULT_RESULT_CACHE_MB = 128
+# The loader's test hook (selfcare.etl.load re-exports the names): sleep at a named point so a
+# test can SIGKILL the load there.
+PAUSE_AT = "SELFCARE_TEST_PAUSE_AT"
+PAUSE_SECONDS = "SELFCARE_TEST_PAUSE_SECONDS"
+
+
+def engine_memory() -> str:
+    """SELFCARE_ENGINE_MEMORY: the query engine's working memory per process (DuckDB syntax)."""
+    return os.environ.get("SELFCARE_ENGINE_MEMORY", DEFAULT_ENGINE_MEMORY)
+
+
+def result_cache_mb() -> int:
+    """SELFCARE_RESULT_CACHE_MB: the gate's per-process cache of answers, in MiB."""
+    return int(os.environ.get("SELFCARE_RESULT_CACHE_MB", str(DEFAULT_RESULT_CACHE_MB)))
+
+
+def proxy_hops() -> int:
+    """SELFCARE_PROXY_HOPS: how many reverse proxies' X-Forwarded-* headers to trust (0: none)."""
+    return int(os.environ.get("SELFCARE_PROXY_HOPS", "0") or 0)
+
+
+def pause_point() -> str:
+    """SELFCARE_TEST_PAUSE_AT: where the loader sleeps ('' = nowhere; tests only)."""
+    return os.environ.get(PAUSE_AT, "")
+
+
+def pause_seconds() -> float:
+    """SELFCARE_TEST_PAUSE_SECONDS: how long it sleeps there (tests only)."""
+    return float(os.environ.get(PAUSE_SECONDS, "60"))

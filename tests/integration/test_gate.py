@@ -45,12 +45,31 @@ def test_tenant_profiles_cannot_run_analyst_queries_and_back(scope_of):
 
 
 def test_the_engine_cannot_read_outside_the_lake(portal):
-    _, con = gate._engine(gate.lake_path())
-    cur = con.cursor()
-    with pytest.raises(Exception, match="(?i)permission|disabled"):
-        cur.execute("select * from read_csv('/etc/passwd')").fetchall()
-    with pytest.raises(Exception, match="(?i)lock|configuration"):
-        cur.execute("set enable_external_access = true")
+    # the gate's own engine, through the engine interface (selfcare.engine), with raw SQL
+    with gate._engine().cursor(gate.lake_path()) as cur:
+        with pytest.raises(Exception, match="(?i)permission|disabled"):
+            cur.frame("select * from read_csv('/etc/passwd')", {})
+        with pytest.raises(Exception, match="(?i)lock|configuration"):
+            cur.frame("set enable_external_access = true", {})
+
+
+def test_warm_opens_the_engine_on_the_published_version(portal):
+    from selfcare.etl import lake as lake_files
+
+    lake = gate.lake_path()
+    assert gate.warm(lake) == lake_files.read_manifest(lake)["version"] > 0
+
+
+def test_engine_errors_reach_callers_as_gate_errors(scope_of):
+    """A query the engine cannot run (text where the SQL casts to an integer) is a GateError
+    naming the query, whether run or streamed: never the engine's own exception type."""
+    admin = scope_of("admin")
+    bad = {"period_from": "2026-04", "period_to": "2026-05", "months": "many",
+           "cost_centre": None, "min_pct": None, "min_saving": None}  # fmt: skip
+    for call in (gate.run, lambda *a, **k: list(gate.stream(*a, **k))):
+        with pytest.raises(gate.GateError, match=r"^reports\.tariff_analysis: ") as caught:
+            call("reports.tariff_analysis", admin, **bad)
+        assert type(caught.value.__cause__).__module__.startswith("selfcare.engine")
 
 
 def test_a_publish_invalidates_cached_results(tmp_path, monkeypatch):

@@ -9,76 +9,40 @@ import json
 import secrets
 from pathlib import Path
 
-import duckdb
+import pandas as pd
 
 from selfcare.config import Settings
-from selfcare.etl import lake as lake_files
+from selfcare.gate import trusted
 
 DEMO_DIR = Path("data/demo")
 # dirty: a few faulty rows in the fact files, so the load report shows rejects and duplicates.
 DEMO_ESTATE = {"tenants": 3, "lines": 1500, "months": 12, "seed": 42, "dirty": True}
 
-# Which employee each profile is linked to: picked from the loaded HR feed by shape, not by id,
-# so the demo works for any seed. The manager has at least two levels below them.
-_PICK_SQL = """
-with recursive tree as (
-    select employee_id as top, employee_id, 0 as depth from dim_employee where tenant_id = $t
-    union all
-    select tree.top, e.employee_id, tree.depth + 1
-    from dim_employee as e join tree on e.manager_employee_id = tree.employee_id
-    where e.tenant_id = $t and tree.depth < 64
-),
-reach as (
-    select top as employee_id, max(depth) as levels, count(*) - 1 as below
-    from tree group by top
-),
-with_lines as (
-    select employee_id, count(*) as n from dim_line where tenant_id = $t and employee_id is not null
-    group by employee_id
-)
-select
-    (select r.employee_id from reach as r join dim_employee as e using (employee_id)
-     where e.manager_employee_id is null order by r.below desc, r.employee_id limit 1) as admin,
-    (select e.employee_id from dim_employee as e join dim_cost_centre as c using (cost_centre_id)
-     where e.tenant_id = $t order by (lower(c.name) like '%financ%') desc, e.employee_id limit 1)
-        as finance,
-    (select r.employee_id from reach as r join dim_employee as e using (employee_id)
-     where e.manager_employee_id is not null and r.levels >= 2
-     order by r.below desc, r.employee_id limit 1) as manager,
-    (select r.employee_id from reach as r join with_lines as w using (employee_id)
-     where r.below = 0 order by w.n desc, r.employee_id limit 1) as end_user
-"""
-
 
 def pick_demo_employees(lake: Path) -> tuple[str, dict[str, str | None]]:
-    """The first tenant and, for each tenant profile, an employee id of the right shape."""
-    con = duckdb.connect(":memory:")
-    for statement in lake_files.reader_views(lake):
-        con.execute(statement)
-    tenant = con.execute("select min(tenant_id) from dim_tenant").fetchone()[0]
-    if tenant is None:
+    """The first tenant and, for each tenant profile, an employee id of the right shape.
+
+    Which employee each profile is linked to is picked from the loaded HR feed by shape, not by
+    id, so the demo works for any seed (`queries/demo/profile_employees.sql`). The manager has at
+    least two levels below them.
+    """
+    first = trusted.run("demo.first_tenant", lake)
+    tenant = first["tenant_id"].iloc[0] if len(first) else None
+    if tenant is None or pd.isna(tenant):
         raise RuntimeError("the lake has no tenants; run `selfcare load` first")
-    row = con.execute(_PICK_SQL, {"t": tenant}).fetchone()
-    return tenant, dict(zip(("admin", "finance", "manager", "end_user"), row, strict=True))
+    row = trusted.run("demo.profile_employees", lake, tenant_id=tenant).iloc[0]
+    return str(tenant), {p: _text(row[p]) for p in ("admin", "finance", "manager", "end_user")}
 
 
-# A reason with its quoted values and line numbers left out: one group per kind of fault.
-_REASON_KIND = r"""regexp_replace(regexp_replace(reason, '''[^'']*''', '<value>', 'g'),
-                                  'line [0-9]+', 'line <n>', 'g')"""
+def _text(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
 
 
 def reject_summary(lake: Path, load_id: str, limit: int = 20) -> str:
     """The reasons of a load's rejected rows grouped by kind and counted, most common first."""
-    con = duckdb.connect(":memory:")
-    for statement in lake_files.reader_views(lake):
-        con.execute(statement)
-    rows = con.execute(
-        f"select {_REASON_KIND} as why, count(*) as n from etl_rejects where load_id = $id "
-        "group by why order by n desc, why limit $limit",
-        {"id": load_id, "limit": limit},
-    ).fetchall()
+    rows = trusted.run("demo.reject_reasons", lake, load_id=load_id, limit=limit)
     out = ["rejected rows by reason (every row, with line number and raw text, in etl_rejects):"]
-    out += [f"  {n:>7,}  {why}" for why, n in rows]
+    out += [f"  {int(n):>7,}  {why}" for why, n in zip(rows["why"], rows["n"], strict=True)]
     return "\n".join(out)
 
 

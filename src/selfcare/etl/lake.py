@@ -21,7 +21,6 @@ FILES_DIR = "files"
 
 # Hive partition keys are always text: `tenant_id=007` must not become the integer 7.
 HIVE_KEYS = ("tenant_id", "bill_period", "as_of")
-HIVE_TYPES = "{'tenant_id': VARCHAR, 'bill_period': VARCHAR, 'as_of': VARCHAR}"
 
 
 def _hive_types(files: list[str]) -> str:

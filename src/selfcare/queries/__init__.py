@@ -3,7 +3,8 @@
 `queries/reports/top_numbers.sql` is the query `reports.top_numbers`. Folders are namespaces:
 `lake` (load-time transforms), `scope` (what the gate runs to derive a viewer's scope), `reports`
 (the portal's questions, always scoped to a tenant and its visible lines), `analyst` (cross-tenant
-aggregates, never a single line) and `checks` (invariants that must return no rows).
+aggregates, never a single line), `demo` (trusted operator-side questions, run only through
+`selfcare.gate.trusted`) and `checks` (invariants that must return no rows).
 This package is plain text plus this loader: it imports neither the engine nor the app.
 """
 

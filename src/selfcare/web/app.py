@@ -12,7 +12,6 @@ already answers 403 when its URL is requested).
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import Flask, has_request_context, jsonify
 from flask_login import current_user
 
-from selfcare import gate, store
+from selfcare import config, gate, store
 from selfcare.config import Settings, load_settings
 from selfcare.etl import lake as lake_files
 from selfcare.web import auth, components
@@ -251,7 +250,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the portal's Flask server (Dash mounted on it), warmed up and ready to serve."""
     settings = settings or load_settings()
     server = Flask(__name__, static_folder=None)  # assets come from Dash; no second static route
-    hops = int(os.environ.get("SELFCARE_PROXY_HOPS", "0") or 0)
+    hops = config.proxy_hops()
     if hops > 0:
         # Behind a reverse proxy: trust exactly that many X-Forwarded-* hops (client address for
         # throttling and audit, https for redirects). Never set this without a proxy in front.

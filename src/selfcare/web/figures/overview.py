@@ -53,17 +53,6 @@ def cents(value: Any) -> float:
     return float(round(dec(value), 2))
 
 
-def previous_periods(period_from: str, period_to: str) -> tuple[str, str]:
-    """The window of the same length just before [from, to] ('2026-04'..'2026-06' →
-    '2026-01'..'2026-03')."""
-    fy, fm = (int(x) for x in period_from.split("-"))
-    ty, tm = (int(x) for x in period_to.split("-"))
-    months = (ty * 12 + tm) - (fy * 12 + fm) + 1
-    start = fy * 12 + fm - 1 - months
-    end = fy * 12 + fm - 1 - 1
-    return f"{start // 12:04d}-{start % 12 + 1:02d}", f"{end // 12:04d}-{end % 12 + 1:02d}"
-
-
 def last_periods(period_to: str, n: int = 12) -> list[str]:
     """The n bill periods ending at period_to, oldest first."""
     ty, tm = (int(x) for x in period_to.split("-"))
@@ -146,16 +135,6 @@ def trend_figure(trend: pd.DataFrame, period_to: str, incl_vat: bool = False) ->
         separators=". ",
     )
     return figure
-
-
-def trend_totals(trend: pd.DataFrame, period_to: str, incl_vat: bool = False) -> dict[str, Decimal]:
-    """The net bill per period of the trend (what each stacked bar adds up to)."""
-    column = "amount_incl_vat" if incl_vat else "amount_excl_vat"
-    totals = dict.fromkeys(last_periods(period_to), Decimal(0))
-    for p, v in zip(trend.bill_period, trend[column], strict=True):
-        if p in totals:
-            totals[p] += dec(v)
-    return totals
 
 
 def increases_rows(df: pd.DataFrame, incl_vat: bool = False) -> list[dict[str, Any]]:

@@ -3,20 +3,18 @@
 It turns the signed-in user into a frozen `Scope` and runs named queries from `queries/` with the
 scope bound as parameters. Callers name a query and pass their own filters; they can never pass a
 scope parameter, and the scope is re-derived on the server for every request, so nothing a browser
-sends can widen it. This is the only portal module that imports duckdb.
+sends can widen it.
 
-The web process opens the lake read-only: an in-memory DuckDB whose views point at the Parquet
-files of the published manifest, with file access limited to the lake and the configuration
-locked, so even a query bug cannot read other files. One connection per process and lake version;
-a cursor per call (a DuckDB connection is not shareable across threads).
+The gate runs SQL only through the engine interface (`selfcare.engine`: DuckDB today, a Spark
+engine later, issue 19): it asks the engine for a cursor on the lake's published version and turns
+the engine's one error type into `GateError`. Everything about the engine itself (the read-only,
+locked-down connection per process and lake version, its memory, its views) lives in the engine.
+Trusted operator-side questions (the demo's) go through `selfcare.gate.trusted`, which the portal
+never imports (an import contract).
 """
 
 from __future__ import annotations
 
-import atexit
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import cachetools
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from selfcare import queries
+from selfcare import config, queries
+from selfcare import engine as engines
 from selfcare.config import load_settings
 from selfcare.etl import lake as lake_files
 from selfcare.roles import ALL_LINE_ROLES, ROLES, TENANT_ROLES  # noqa: F401 (ROLES: re-exported)
@@ -48,11 +46,13 @@ SCOPE_PARAMS = frozenset({"scope_tenant_id", "scope_all_lines", "scope_msisdns",
 CHUNK_PARAMS = frozenset({"chunk_from", "chunk_to"})
 # The engine's working memory per process; beyond it, sorts, joins and aggregates spill to a
 # temporary folder rather than grow (DuckDB's default is 80% of the machine's RAM: one server
-# reached 20 GB under load at 100 M CDRs).
-ENGINE_MEMORY = os.environ.get("SELFCARE_ENGINE_MEMORY", "600MB")
+# reached 20 GB under load at 100 M CDRs). SELFCARE_ENGINE_MEMORY, read by config.
+ENGINE_MEMORY = config.engine_memory()
+# The query engine behind the gate (selfcare.engine); a Spark engine comes with issue 19.
+ENGINE = "duckdb"
 # Answers kept per process, counted in bytes of the data frames (not entries: one answer can be
-# 100 rows or 100,000).
-RESULT_CACHE_BYTES = int(os.environ.get("SELFCARE_RESULT_CACHE_MB", "128")) << 20
+# 100 rows or 100,000). SELFCARE_RESULT_CACHE_MB, read by config.
+RESULT_CACHE_BYTES = config.result_cache_mb() << 20
 
 
 class GateError(Exception):
@@ -89,10 +89,10 @@ class Scope:
 NOBODY = Scope(0, "", None, None, False, (), False)
 
 
-# --- the read-only engine -----------------------------------------------------------------
+# --- the engine ---------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_engines: dict[tuple[int, str], tuple[int, duckdb.DuckDBPyConnection]] = {}
+_engine_lock = threading.Lock()
+_engine_instance: engines.Engine | None = None
 
 
 def lake_path() -> Path:
@@ -111,73 +111,45 @@ def lake_version(lake: Path | None = None) -> int:
     return lake_files.current_version(lake or lake_path())
 
 
-def _engine(lake: Path) -> tuple[int, duckdb.DuckDBPyConnection]:
-    """The process's connection for the lake's published version, created lazily.
-
-    Keyed by PID because a connection made before a fork (gunicorn --preload) hangs in the child.
-    A new manifest version gets a new connection; queries already running keep the old one.
-    """
-    manifest = lake_files.read_manifest(lake)
-    version = int(manifest["version"]) if manifest else 0
-    key = (os.getpid(), str(lake))
-    with _lock:
-        cached = _engines.get(key)
-        if cached and cached[0] == version:
-            return cached
-        con = duckdb.connect(":memory:")
-        con.execute("set allowed_directories = $dirs", {"dirs": [str(lake) + os.sep]})
-        # the spill folder must be set while the engine may still name a path
-        spill = tempfile.mkdtemp(prefix="selfcare-engine-")
-        atexit.register(shutil.rmtree, spill, True)
-        con.execute("set temp_directory = $d", {"d": spill})
-        con.execute("set memory_limit = $m", {"m": ENGINE_MEMORY})
-        con.execute("set enable_progress_bar = false")
-        con.execute("set enable_external_access = false")
-        con.execute("set threads = 2")
-        # Keep the Parquet footers (schema, row-group zone maps) of the lake's files in memory:
-        # without it every query re-reads the footer of every file its views name (a 100 M-row
-        # lake has hundreds), which cost more than the row groups a summary query then reads.
-        # The files are immutable (a load writes new ones and a new manifest, which gets a new
-        # connection), so the cache never serves stale metadata.
-        con.execute("set parquet_metadata_cache = true")
-        con.execute("set lock_configuration = true")
-        for statement in lake_files.reader_views(lake, manifest):
-            con.execute(statement)
-        if manifest:
-            # Model views (queries/model/*.sql, in dependency order by name) give every report
-            # the same attribution; they are unscoped, and reports bind the scope on top.
-            for name in MODEL_VIEWS:
-                view = name.split(".", 1)[1]
-                con.execute(f'create or replace view "{view}" as {queries.load(name)}')
-        _engines[key] = (version, con)
-        return version, con
+def _engine() -> engines.Engine:
+    """The process's engine, made on first use (it opens connections lazily, per lake version)."""
+    global _engine_instance
+    with _engine_lock:
+        if _engine_instance is None:
+            _engine_instance = engines.create(
+                ENGINE, memory_limit=ENGINE_MEMORY, model_views=MODEL_VIEWS
+            )
+        return _engine_instance
 
 
-def _cursor(lake: Path) -> tuple[int, duckdb.DuckDBPyConnection]:
-    version, con = _engine(lake)
-    return version, con.cursor()
+def _cursor(name: str, lake: Path) -> engines.Cursor:
+    """A cursor on the lake's published version; an engine that cannot open it is a GateError."""
+    try:
+        return _engine().cursor(lake)
+    except engines.EngineError as e:
+        raise GateError(f"{name}: {e}") from e
+
+
+def warm(lake: Path | None = None) -> int:
+    """Open the engine on the lake's published version now (a new worker process pays this once,
+    before its first question) and return that version."""
+    with _cursor("warm", lake or lake_path()) as cur:
+        return cur.version
 
 
 # --- scope ----------------------------------------------------------------------------------
 
 
 def _internal(name: str, lake: Path, **params: Any) -> pd.DataFrame:
-    """Run a gate-internal query (namespace `scope`): never reachable by callers."""
-    version, cur = _cursor(lake)
-    try:
-        if not _has_tables(cur):
-            return pd.DataFrame()
-        return cur.execute(queries.load(name), params).df()
-    except duckdb.Error as e:
-        raise GateError(f"{name}: {e}") from e
-    finally:
-        cur.close()
-
-
-def _has_tables(cur: duckdb.DuckDBPyConnection) -> bool:
-    # fetchall, not fetchone: an unfinished result keeps the cursor busy for the next query
-    rows = cur.execute("select count(*) from duckdb_views() where not internal").fetchall()
-    return bool(rows[0][0])
+    """Run a gate-internal query (namespace `scope`, or a trusted caller's through
+    `selfcare.gate.trusted`) with exactly the parameters given: never reachable by viewers."""
+    with _cursor(name, lake) as cur:
+        try:
+            if not cur.has_tables():
+                return pd.DataFrame()
+            return cur.frame(queries.load(name), params)
+        except engines.EngineError as e:
+            raise GateError(f"{name}: {e}") from e
 
 
 @lru_cache(maxsize=1024)
@@ -307,29 +279,23 @@ def _run_uncached(
     version: int, lake: str, name: str, scope: Scope, frozen: tuple[tuple[str, Any], ...]
 ) -> pd.DataFrame:
     sql, bound = _bind(name, scope, dict(frozen))
-    got_version, cur = _cursor(Path(lake))
-    try:
-        if got_version != version:
+    with _cursor(name, Path(lake)) as cur:
+        if cur.version != version:
             raise GateError("the lake changed during the query; try again")
-        if not _has_tables(cur):
-            return pd.DataFrame()
-        return cur.execute(sql, bound).df()
-    except duckdb.Error as e:
-        raise GateError(f"{name}: {e}") from e
-    finally:
-        cur.close()
+        try:
+            if not cur.has_tables():
+                return pd.DataFrame()
+            return cur.frame(sql, bound)
+        except engines.EngineError as e:
+            raise GateError(f"{name}: {e}") from e
 
 
 def run(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
     """Run a named query for a viewer; the viewer's scope is bound by the gate itself."""
     _bind(name, scope, params)  # fail fast (and uncached) on a bad call
     lake = lake_path()
-    frozen = _freeze(params)
-    try:
-        df = _run_cached(lake_version(lake), str(lake), name, scope, frozen)
-    except GateError:
-        raise
-    return df.copy()
+    df = _run_cached(lake_version(lake), str(lake), name, scope, _freeze(params))
+    return df.copy()  # the cached frame stays as it was, whatever the caller does with this one
 
 
 def stream(
@@ -353,20 +319,14 @@ def stream(
         ]
     else:
         windows = [bound]
-    _, cur = _cursor(lake_path())
-    try:
-        if not _has_tables(cur):
-            return
-        for values in windows:
-            reader = cur.sql(sql, params=values).to_arrow_reader(batch_rows)
-            try:
-                yield from reader
-            finally:
-                reader.close()
-    except duckdb.Error as e:
-        raise GateError(f"{name}: {e}") from e
-    finally:
-        cur.close()
+    with _cursor(name, lake_path()) as cur:
+        try:
+            if not cur.has_tables():
+                return
+            for values in windows:
+                yield from cur.batches(sql, values, batch_rows)
+        except engines.EngineError as e:
+            raise GateError(f"{name}: {e}") from e
 
 
 def _periods(period_from: str, period_to: str) -> list[str]:
@@ -389,16 +349,13 @@ def _utc_days(period: str) -> list[tuple[Any, Any]]:
 def columns(name: str, scope: Scope, **params: Any) -> list[str]:
     """The column names a query returns (for an export's header when it has no rows)."""
     sql, bound = _bind(name, scope, params)
-    _, cur = _cursor(lake_path())
-    try:
-        if not _has_tables(cur):
-            return []
-        rel = cur.execute(f"select * from ({sql}) limit 0", bound)
-        return [d[0] for d in rel.description]
-    except duckdb.Error as e:
-        raise GateError(f"{name}: {e}") from e
-    finally:
-        cur.close()
+    with _cursor(name, lake_path()) as cur:
+        try:
+            if not cur.has_tables():
+                return []
+            return cur.columns(sql, bound)
+        except engines.EngineError as e:
+            raise GateError(f"{name}: {e}") from e
 
 
 def clear_caches() -> None:
