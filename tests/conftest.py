@@ -170,11 +170,11 @@ def people(raw) -> dict[str, Person]:
 @pytest.fixture(scope="session")
 def portal(lake, people, tmp_path_factory) -> dict:
     """Environment for an app over the small lake, with a user for every profile."""
-    from selfcare import store
+    from selfcare.services import users
 
     db = tmp_path_factory.mktemp("app") / "app.db"
     for p in people.values():
-        store.add_user(
+        users.add_user(
             db,
             email=p.email,
             role=p.role,
