@@ -29,12 +29,17 @@ TEMPLATE = "selfcare_template"
 
 
 def _bin_dir() -> Path | None:
-    for pattern in (os.environ.get("SELFCARE_PG_BIN", ""), "/usr/lib/postgresql/*/bin"):
-        for candidate in sorted(glob.glob(pattern), reverse=True) if pattern else []:
-            if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
-                return Path(candidate)
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
+    """Debian's PostgreSQL binaries (newest version), or PG_BIN when set (even to nothing)."""
+    if "PG_BIN" in os.environ:
+        candidates = [os.environ["PG_BIN"]]
+    else:
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+        found = shutil.which("initdb")
+        candidates += [str(Path(found).parent)] if found else []
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    return None
 
 
 def unavailable(reason: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pg_support import pg_cluster, pg_url  # noqa: F401 (fixtures)
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path):
