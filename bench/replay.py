@@ -317,14 +317,15 @@ def pick_users(con: duckdb.DuckDBPyConnection, users: int) -> list[BenchUser]:
 
 
 def create_portal_db(db: Path, people: Iterable[BenchUser]) -> None:
-    """A fresh portal database holding the bench users (the store's real API)."""
-    from selfcare import store
+    """A fresh portal database holding the bench users (the services' real API)."""
+    from selfcare.services import schema, users
 
+    schema.close(db)
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    store.init_db(db)
+    schema.ensure_ready(db)
     for p in people:
-        store.add_user(db, email=p.email, role=p.role, tenant_id=p.tenant_id,
+        users.add_user(db, email=p.email, role=p.role, tenant_id=p.tenant_id,
                        employee_id=p.employee_id, password=p.password)  # fmt: skip
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# pg_cluster, pg_url, pg_empty_url: a throwaway PostgreSQL for the database tests
+pytest_plugins = ["tests.pg_support"]
+
 SMALL_ESTATE = {"tenants": 2, "lines": 160, "months": 6, "start": "2026-04", "seed": 7}
 TEST_SECRET = "test-secret-" + "x" * 52
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only
@@ -170,11 +173,11 @@ def people(raw) -> dict[str, Person]:
 @pytest.fixture(scope="session")
 def portal(lake, people, tmp_path_factory) -> dict:
     """Environment for an app over the small lake, with a user for every profile."""
-    from selfcare import store
+    from selfcare.services import users
 
     db = tmp_path_factory.mktemp("app") / "app.db"
     for p in people.values():
-        store.add_user(
+        users.add_user(
             db,
             email=p.email,
             role=p.role,

@@ -33,7 +33,7 @@ from tamper_support import (
 )
 from tamper_support import bodies as callback_bodies
 
-from selfcare import store
+from selfcare.services import tokens as token_service
 
 pytestmark = pytest.mark.slow
 
@@ -103,11 +103,11 @@ def victims(portal, people):
     db = portal["SELFCARE_DB"]
     made = {}
     for owner in ("admin", "admin2"):
-        token_id, _secret = store.create_token(db, people[owner].email, "tamper victim")
+        token_id, _secret = token_service.create_token(db, people[owner].email, "tamper victim")
         made[owner] = token_id
     yield made
     for owner, token_id in made.items():
-        store.revoke_token(db, people[owner].email, token_id)
+        token_service.revoke_token(db, people[owner].email, token_id)
 
 
 def victim_for(profile: str) -> str:
@@ -115,7 +115,7 @@ def victim_for(profile: str) -> str:
 
 
 def token_alive(portal, people, owner: str, token_id: int) -> bool:
-    rows = store.list_tokens(portal["SELFCARE_DB"], people[owner].email)
+    rows = token_service.list_tokens(portal["SELFCARE_DB"], people[owner].email)
     return any(r["id"] == token_id and r["revoked_at"] is None for r in rows)
 
 
@@ -358,7 +358,7 @@ def exported(server, people, fences, exports, periods, portal):
     def run(profile: str, via: str) -> Outcome:
         if (profile, via) not in done:
             if via == "token":
-                token_id, secret = store.create_token(portal["SELFCARE_DB"],
+                token_id, secret = token_service.create_token(portal["SELFCARE_DB"],
                                                       people[profile].email, "tamper test")
                 tokens[profile] = token_id
                 s = requests.Session()
@@ -370,7 +370,7 @@ def exported(server, people, fences, exports, periods, portal):
 
     yield run
     for profile, token_id in tokens.items():
-        store.revoke_token(portal["SELFCARE_DB"], people[profile].email, token_id)
+        token_service.revoke_token(portal["SELFCARE_DB"], people[profile].email, token_id)
 
 
 CASES = [pytest.param(p, "session", id=p) for p in PROFILES] + [
@@ -396,7 +396,9 @@ def test_tampered_exports_fail_cleanly(profile, via, exported):
 
 
 def test_api_token_cannot_reach_callbacks(server, people, portal, callbacks, periods):
-    token_id, secret = store.create_token(portal["SELFCARE_DB"], people["admin2"].email, "cb")
+    token_id, secret = token_service.create_token(
+        portal["SELFCARE_DB"], people["admin2"].email, "cb"
+    )
     try:
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {secret}"
@@ -405,7 +407,7 @@ def test_api_token_cannot_reach_callbacks(server, people, portal, callbacks, per
                 assert s.post(server + UPDATE, json=body, timeout=TIMEOUT).status_code == 401
         assert s.get(server + "/_dash-layout", timeout=TIMEOUT).status_code == 401
     finally:
-        store.revoke_token(portal["SELFCARE_DB"], people["admin2"].email, token_id)
+        token_service.revoke_token(portal["SELFCARE_DB"], people["admin2"].email, token_id)
 
 
 def fetch(s, url: str) -> tuple[requests.Response, str, bool]:

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from selfcare import store
+from selfcare.services import users
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,14 +59,14 @@ def test_admin_manages_users_in_the_browser(signed_in, portal, people, raw):
     secret = page.locator("#users-password")
     secret.wait_for()
     password = secret.inner_text().strip()
-    created = store.find_user(db, email)
+    created = users.find_user(db, email)
     assert created is not None
     assert (created.role, created.tenant_id, created.employee_id) == (
         "end_user",
         admin.tenant_id,
         emp.employee_id,
     )
-    assert store.authenticate(db, email, password) is not None
+    assert users.authenticate(db, email, password) is not None
     # newest first: the new user is the first row
     row = grid.locator(".ag-row[row-index='0']", has_text=email)
     row.wait_for()
@@ -76,7 +76,7 @@ def test_admin_manages_users_in_the_browser(signed_in, portal, people, raw):
     _choose(page, "users-target", email)
     page.click("#users-deactivate")
     page.locator("#users-message", has_text="deactivated").wait_for()
-    assert not store.find_user(db, email).active
+    assert not users.find_user(db, email).active
     assert row.locator("[col-id='status']").inner_text().strip() == "deactivated"
     s.screenshot("users-admin")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from selfcare import store
 from selfcare.config import Settings, load_settings
+from selfcare.services import users
 
 STRONG_SECRET = "k3Y-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
 PASSWORD = "correct horse battery staple"
@@ -59,7 +59,7 @@ def portal_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str 
 
 def add_accounts(db: Path) -> dict[str, int]:
     return {
-        name: store.add_user(db, a.email, a.role, a.tenant_id, a.employee_id, a.password)
+        name: users.add_user(db, a.email, a.role, a.tenant_id, a.employee_id, a.password)
         for name, a in ACCOUNTS.items()
     }
 

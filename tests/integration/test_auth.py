@@ -14,7 +14,8 @@ from auth_support import ACCOUNTS, add_accounts, portal_settings, sign_in
 from flask_login import login_user
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from selfcare import store
+from selfcare.roles import ROLE_NAMES
+from selfcare.services import users
 from selfcare.web import auth
 from selfcare.web.app import create_app
 
@@ -119,14 +120,14 @@ def test_cookie_captured_before_logout_is_refused_after_it(app):
 def test_deactivated_user_is_refused_at_once(app, settings):
     c, _ = _captured_cookie(app, ACCOUNTS["end_user"])
     assert c.get("/_dash-layout").status_code == 200
-    store.deactivate(settings.db, ACCOUNTS["end_user"].email)
+    users.deactivate(settings.db, ACCOUNTS["end_user"].email)
     assert c.get("/_dash-layout").status_code == 401
     assert sign_in(app.test_client(), ACCOUNTS["end_user"]).status_code == 401
 
 
 def test_password_change_invalidates_old_sessions(app, settings):
     c, value = _captured_cookie(app, ACCOUNTS["manager"])
-    store.set_password(settings.db, ACCOUNTS["manager"].email, "a brand new passphrase")
+    users.set_password(settings.db, ACCOUNTS["manager"].email, "a brand new passphrase")
     assert c.get("/_dash-layout").status_code == 401
     assert _replay(app, value).status_code == 401
     fresh = app.test_client()
@@ -167,7 +168,7 @@ def test_navigation_shows_each_profile_only_its_pages(app):
         }
         assert set(nav_paths(c)) == expected, name
         body = c.get("/_dash-layout").get_data(as_text=True)
-        assert account.email.lower() in body and store.ROLE_NAMES[account.role] in body
+        assert account.email.lower() in body and ROLE_NAMES[account.role] in body
 
 
 def test_role_change_applies_at_once(app, settings):
@@ -175,7 +176,7 @@ def test_role_change_applies_at_once(app, settings):
     path = tenant_only_page()
     assert c.get(path).status_code == 200
     assert path in nav_paths(c)
-    store.set_role(settings.db, ACCOUNTS["admin"].email, "analyst")
+    users.set_role(settings.db, ACCOUNTS["admin"].email, "analyst")
     assert c.get(path).status_code == 403
     assert path not in nav_paths(c)
 
@@ -226,8 +227,8 @@ def test_roles_required_rechecks_every_call(app, settings):
     with app.test_request_context("/_dash-update-component", method="POST"):
         with pytest.raises(Unauthorized):
             callback(1)
-    admin = store.find_user(settings.db, ACCOUNTS["admin"].email)
-    manager = store.find_user(settings.db, ACCOUNTS["manager"].email)
+    admin = users.find_user(settings.db, ACCOUNTS["admin"].email)
+    manager = users.find_user(settings.db, ACCOUNTS["manager"].email)
     with app.test_request_context("/_dash-update-component", method="POST"):
         login_user(manager)
         with pytest.raises(Forbidden):

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from auth_support import ACCOUNTS, add_accounts, portal_settings, sign_in
 
-from selfcare import store
+from selfcare.services import audit, tokens, users
 from selfcare.web.app import create_app
 
 
@@ -126,25 +126,25 @@ def test_token_lifecycle_through_the_page_and_the_export_route(app):
 
 def test_token_acts_only_as_its_owner_and_dies_with_them(app):
     db = app.config["SELFCARE_SETTINGS"].db
-    _, secret = store.create_token(db, ACCOUNTS["end_user"].email, "mine")
+    _, secret = tokens.create_token(db, ACCOUNTS["end_user"].email, "mine")
     bearer = {"Authorization": f"Bearer {secret}"}
     api = app.test_client()
     assert api.get("/export/no_such_report.csv", headers=bearer).status_code == 404
-    store.deactivate(db, ACCOUNTS["end_user"].email)
+    users.deactivate(db, ACCOUNTS["end_user"].email)
     assert api.get("/export/no_such_report.csv", headers=bearer).status_code == 401
-    refused = [r for r in store.list_audit(db) if r["event"] == "token_refused"]
+    refused = [r for r in audit.list_audit(db) if r["event"] == "token_refused"]
     assert refused
 
 
 def test_someone_elses_token_cannot_be_revoked_from_the_page(app):
     db = app.config["SELFCARE_SETTINGS"].db
-    token_id, secret = store.create_token(db, ACCOUNTS["admin"].email, "admin's")
+    token_id, secret = tokens.create_token(db, ACCOUNTS["admin"].email, "admin's")
     c = app.test_client()
     sign_in(c, ACCOUNTS["manager"])
     resp = call(c, None, None, revoke={token_id: 1}, trigger=revoke_trigger(token_id))
     assert resp.status_code == 200 and "No such token" in resp.get_data(as_text=True)
     assert token_rows(db)[0]["revoked_at"] is None
-    assert store.verify_token(db, secret) is not None
+    assert tokens.verify_token(db, secret) is not None
     # and the manager's list never shows the admin's token
     assert "admin's" not in call(c).get_data(as_text=True)
 

@@ -14,7 +14,7 @@ import dash
 import pytest
 from auth_support import ACCOUNTS, add_accounts, portal_settings, sign_in
 
-from selfcare import store
+from selfcare.services import tokens
 from selfcare.web.app import create_app
 
 PUBLIC_ENDPOINTS = {
@@ -120,7 +120,7 @@ def test_only_login_healthz_and_static_bundles_are_public(app):
 
 def test_bearer_tokens_are_refused_outside_exports(app):
     db = app.config["SELFCARE_SETTINGS"].db
-    _, secret = store.create_token(db, ACCOUNTS["admin"].email, "ci")
+    _, secret = tokens.create_token(db, ACCOUNTS["admin"].email, "ci")
     auth = {"Authorization": f"Bearer {secret}"}
     c = app.test_client()
     for path in ("/_dash-layout", "/_dash-dependencies", "/api/anything"):

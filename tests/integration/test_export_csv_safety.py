@@ -55,7 +55,7 @@ def test_excel_dialect_bom_crlf_and_numbers_stay_numbers():
 
 
 def test_hostile_names_in_the_hr_feed_are_neutralised_in_an_export(tmp_path):
-    from selfcare import store
+    from selfcare.services import users
     from selfcare.web.app import create_app
 
     drop = tmp_path / "drop"
@@ -67,7 +67,7 @@ def test_hostile_names_in_the_hr_feed_are_neutralised_in_an_export(tmp_path):
     lake = tmp_path / "lake"
     assert not load(drop, lake, progress=False).refused
     db = tmp_path / "app.db"
-    store.add_user(db, email="fin@t1.test", role="finance", tenant_id="T1", employee_id="E1",
+    users.add_user(db, email="fin@t1.test", role="finance", tenant_id="T1", employee_id="E1",
                    password=PASSWORD)  # fmt: skip
     app = create_app(Settings(lake=lake, db=db, secret_key=SECRET, https=False, production=True))
     client = app.test_client()

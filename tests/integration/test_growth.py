@@ -17,7 +17,8 @@ import flask_login
 import pandas as pd
 import pytest
 
-from selfcare import gate, store
+from selfcare import gate
+from selfcare.services import users
 from selfcare.web import forecast as fc
 from tests.conftest import login
 
@@ -371,7 +372,7 @@ def test_export_rejects_unknown_filters(people, flask_app, periods):
 
 
 def _as(flask_app, portal, person):
-    user = store.find_user(portal["SELFCARE_DB"], person.email)
+    user = users.find_user(portal["SELFCARE_DB"], person.email)
     ctx = flask_app.test_request_context()
     ctx.push()
     flask_login.login_user(user)

@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from selfcare import gate, store
+from selfcare import gate
+from selfcare.services import users
 from selfcare.web.figures import itemised as fig
 from tests.conftest import login
 
@@ -321,7 +322,7 @@ def test_lines_offered_are_the_visible_ones(people, scope_of, raw):
 
 
 def _as(flask_app, portal, person):
-    user = store.find_user(portal["SELFCARE_DB"], person.email)
+    user = users.find_user(portal["SELFCARE_DB"], person.email)
     ctx = flask_app.test_request_context()
     ctx.push()
     flask_login.login_user(user)

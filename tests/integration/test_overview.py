@@ -11,7 +11,8 @@ from decimal import Decimal
 import flask_login
 import pytest
 
-from selfcare import gate, store
+from selfcare import gate
+from selfcare.services import users
 from tests.conftest import login
 from tests.integration.spend_support import Expect, csv_rows, q, shift, txt
 
@@ -232,7 +233,7 @@ def test_foreign_filters_return_nothing(raw, people, flask_app, periods):
 
 
 def _as(flask_app, portal, person):
-    user = store.find_user(portal["SELFCARE_DB"], person.email)
+    user = users.find_user(portal["SELFCARE_DB"], person.email)
     ctx = flask_app.test_request_context()
     ctx.push()
     flask_login.login_user(user)

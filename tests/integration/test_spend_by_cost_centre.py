@@ -12,7 +12,8 @@ from decimal import Decimal
 import flask_login
 import pytest
 
-from selfcare import gate, store
+from selfcare import gate
+from selfcare.services import users
 from tests.conftest import login
 from tests.integration.spend_support import D0, Expect, csv_rows, q, txt
 
@@ -226,7 +227,7 @@ def test_tenant_two_admin_sees_no_tenant_one_data(raw, people, scope_of, periods
 
 
 def _as(flask_app, portal, person):
-    user = store.find_user(portal["SELFCARE_DB"], person.email)
+    user = users.find_user(portal["SELFCARE_DB"], person.email)
     ctx = flask_app.test_request_context()
     ctx.push()
     flask_login.login_user(user)

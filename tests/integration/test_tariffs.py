@@ -22,7 +22,8 @@ import flask_login
 import pandas as pd
 import pytest
 
-from selfcare import gate, queries, store
+from selfcare import gate, queries
+from selfcare.services import users
 from tests.conftest import login
 
 VIEWERS = ["admin", "finance", "manager", "end_user"]
@@ -554,7 +555,7 @@ def test_end_user_sees_only_their_own_lines(raw, people, scope_of, flask_app, la
 
 
 def _as(flask_app, portal, person):
-    user = store.find_user(portal["SELFCARE_DB"], person.email)
+    user = users.find_user(portal["SELFCARE_DB"], person.email)
     ctx = flask_app.test_request_context()
     ctx.push()
     flask_login.login_user(user)

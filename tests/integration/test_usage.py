@@ -15,7 +15,8 @@ import flask_login
 import pandas as pd
 import pytest
 
-from selfcare import gate, store
+from selfcare import gate
+from selfcare.services import users
 from tests.conftest import login
 
 VIEWERS = [
@@ -223,7 +224,7 @@ def test_signed_out_gets_no_export(flask_app, periods):
 
 
 def _as(flask_app, portal, person):
-    user = store.find_user(portal["SELFCARE_DB"], person.email)
+    user = users.find_user(portal["SELFCARE_DB"], person.email)
     ctx = flask_app.test_request_context()
     ctx.push()
     flask_login.login_user(user)

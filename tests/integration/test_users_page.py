@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from selfcare import store
+from selfcare.roles import ROLE_NAMES
+from selfcare.services import users
 from tests.conftest import Person, login, random_password
 
 GRID, TARGET, EMPLOYEE = "users-grid", "users-target", "users-add-employee"
@@ -131,14 +132,14 @@ def throwaway(db, people, employees):
             employees[tenant][3],
             random_password(),
         )
-        store.add_user(db, p.email, role, tenant_id, p.employee_id, p.password)
+        users.add_user(db, p.email, role, tenant_id, p.employee_id, p.password)
         return p
 
     return make
 
 
 def user_id(db, email: str) -> int:
-    return store.find_user(db, email).id
+    return users.find_user(db, email).id
 
 
 # --- what the administrator sees ---------------------------------------------------------------
@@ -160,7 +161,7 @@ def test_admin_sees_exactly_their_tenants_users(profile, as_admin, db, people, e
         assert row["employee_id"] == (w["employee_id"] or "")
         assert row["employee_name"] == employees["names"].get(w["employee_id"], "")
         assert row["status"] == ("active" if w["active"] else "deactivated")
-        assert row["profile"] == store.ROLE_NAMES[w["role"]]
+        assert row["profile"] == ROLE_NAMES[w["role"]]
     assert {o["value"] for o in out[TARGET]} == {r["id"] for r in want}
     own = "t1" if profile == "admin" else "t2"
     assert sorted(o["value"] for o in out[EMPLOYEE]) == employees[own]
@@ -187,8 +188,8 @@ def test_add_user_shows_a_working_password_once_and_audits(as_admin, db, people,
     password = [
         c["props"]["children"] for c in out[CREATED]["props"]["children"] if c["type"] == "Pre"
     ][0]
-    assert len(password) >= store.MIN_PASSWORD and password in shown
-    assert store.authenticate(db, email, password) is not None
+    assert len(password) >= users.MIN_PASSWORD and password in shown
+    assert users.authenticate(db, email, password) is not None
     assert password not in str(db_rows(db)) and password not in str(
         audit_rows(db, "admin_user_added")
     )
@@ -220,7 +221,7 @@ def test_add_user_refuses_bad_input(role, employee, error, as_admin, db, employe
     before = len(db_rows(db))
     out = answer(call(as_admin(), ADD, email=email, role=role, employee=employee))
     assert error in text_of(out[MESSAGE])
-    assert store.find_user(db, email) is None
+    assert users.find_user(db, email) is None
     assert len(db_rows(db)) == before
     assert CREATED not in out  # no password shown
 
@@ -244,7 +245,7 @@ def test_role_change_applies_on_the_next_request_and_is_audited(
     assert theirs.get("/users").status_code == 200
     out = answer(call(as_admin(), SET_ROLE, target=user_id(db, victim.email), new_role="finance"))
     assert "now has the Financial Manager profile" in text_of(out[MESSAGE])
-    assert store.find_user(db, victim.email).role == "finance"
+    assert users.find_user(db, victim.email).role == "finance"
     # the demoted admin's existing session loses the page and its callback at once
     assert theirs.get("/users").status_code == 403
     assert call(theirs).status_code == 403
@@ -265,17 +266,17 @@ def test_deactivate_ends_sessions_and_reactivate_restores(
     vid = user_id(db, victim.email)
     out = answer(call(admin, DEACTIVATE, target=vid))
     assert "deactivated" in text_of(out[MESSAGE])
-    assert not store.find_user(db, victim.email).active
+    assert not users.find_user(db, victim.email).active
     row = next(r for r in out[GRID] if r["email"] == victim.email)
     assert row["status"] == "deactivated"
     # the running session is gone (session version moved on) and the password no longer works
     resp = theirs.get("/growth")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
-    assert store.authenticate(db, victim.email, victim.password) is None
+    assert users.authenticate(db, victim.email, victim.password) is None
 
     out = answer(call(admin, REACTIVATE, clicks=2, target=vid))
     assert "active again" in text_of(out[MESSAGE])
-    assert store.authenticate(db, victim.email, victim.password) is not None
+    assert users.authenticate(db, victim.email, victim.password) is not None
     # the old cookie stays dead: reactivation does not revive ended sessions
     assert theirs.get("/growth").status_code == 302
     for event in ("admin_user_deactivated", "admin_user_activated"):
@@ -303,10 +304,10 @@ def test_admin_of_another_tenant_cannot_touch_a_user(action, form, as_admin, db,
 
 def test_reactivating_a_foreign_user_is_refused(as_admin, db, throwaway):
     victim = throwaway("end_user", tenant="t2")
-    store.deactivate(db, victim.email)
+    users.deactivate(db, victim.email)
     out = answer(call(as_admin("admin"), REACTIVATE, target=user_id(db, victim.email)))
     assert "No such user in your organisation" in text_of(out[MESSAGE])
-    assert not store.find_user(db, victim.email).active
+    assert not users.find_user(db, victim.email).active
 
 
 def test_analysts_are_not_managed_here(as_admin, db, people):
@@ -322,7 +323,7 @@ def test_forged_role_analyst_is_refused(as_admin, db, throwaway):
     victim = throwaway("end_user")
     out = answer(call(as_admin(), SET_ROLE, target=user_id(db, victim.email), new_role="analyst"))
     assert "Choose one of the profiles" in text_of(out[MESSAGE])
-    user = store.find_user(db, victim.email)
+    user = users.find_user(db, victim.email)
     assert (user.role, user.tenant_id) == ("end_user", victim.tenant_id)
 
 

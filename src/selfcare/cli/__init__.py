@@ -1,4 +1,4 @@
-"""The `selfcare` console script: generate, load, serve, demo, users, tokens.
+"""The `selfcare` console script: generate, load, serve, demo, db, users, tokens.
 
 The benchmark is not part of the product: `make bench` runs it from a checkout (bench/).
 
@@ -76,11 +76,13 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from selfcare import store
+    # The operator is trusted with every profile and tenant, but not with skipping a profile's
+    # rules (a tenant, an employee for manager and end user): the services enforce them.
+    from selfcare.services import users
 
-    db = _settings(args).db
+    db = _settings(args).database
     if args.action == "add":
-        user_id = store.add_user(
+        user_id = users.add_user(
             db,
             email=args.email,
             role=args.role,
@@ -90,16 +92,16 @@ def cmd_users(args: argparse.Namespace) -> int:
         )
         print(f"added user {args.email} (id {user_id}, {args.role})")
     elif args.action == "set-role":
-        store.set_role(db, args.email, args.role)
+        users.set_role(db, args.email, args.role)
         print(f"{args.email} is now {args.role}")
     elif args.action == "deactivate":
-        store.deactivate(db, args.email)
+        users.deactivate(db, args.email)
         print(f"deactivated {args.email}; their sessions and tokens no longer work")
     elif args.action == "set-password":
-        store.set_password(db, args.email, _read_password(args))
+        users.set_password(db, args.email, _read_password(args))
         print(f"password changed for {args.email}; their old sessions are signed out")
     elif args.action == "list":
-        rows = store.list_users(db)
+        rows = users.list_users(db)
         print(f"{'id':>4}  {'email':<36} {'role':<9} {'tenant':<8} {'employee':<10} active")
         for u in rows:
             print(
@@ -110,22 +112,40 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from selfcare import store
+    from selfcare.services import tokens
 
-    db = _settings(args).db
+    db = _settings(args).database
     if args.action == "create":
-        token_id, secret = store.create_token(db, args.email, args.name)
+        token_id, secret = tokens.create_token(db, args.email, args.name)
         print(f"token {token_id} for {args.email}: {secret}")
         print("This secret is shown once; use it as 'Authorization: Bearer <secret>'.")
     elif args.action == "list":
-        rows = store.list_tokens(db, args.email)
+        rows = tokens.list_tokens(db, args.email)
         for t in rows:
             state = "revoked" if t.get("revoked_at") else "active"
             used = t.get("last_used_at") or "never"
             print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {state}  last used {used}")
     elif args.action == "revoke":
-        store.revoke_token(db, args.email, args.token_id)
+        tokens.revoke_token(db, args.email, args.token_id)
         print(f"revoked token {args.token_id}")
+    return 0
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from selfcare.services import schema
+
+    db = _settings(args).database
+    if args.action == "upgrade":
+        before, after = schema.upgrade(db)
+        if before == after:
+            print(f"the portal database is up to date ({after})")
+        else:
+            print(f"upgraded the portal database from {before or 'nothing'} to {after}")
+    elif args.action == "current":
+        print(schema.describe(db))
     return 0
 
 
@@ -152,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="selfcare",
         description="SelfCare: mobile self-care and spend analytics. Settings come from "
-        "SELFCARE_LAKE (default data/lake), SELFCARE_DB (default data/app.db) and "
+        "SELFCARE_LAKE (default data/lake), SELFCARE_DB (default data/app.db), "
+        "SELFCARE_DATABASE_URL (instead of SELFCARE_DB, e.g. postgresql+psycopg://...) and "
         "SELFCARE_SECRET_KEY; flags override them.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -195,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-serve", action="store_true", help="stop after the load and the users")
     d.add_argument("--lake", help="the lake folder (default $SELFCARE_LAKE)")
     d.add_argument("--db", help="the portal database (default $SELFCARE_DB)")
+
+    dbp = add("db", cmd_db, "Migrate the portal database (users, audit, API tokens).")
+    dbp.add_argument("--db", help="the portal database (default $SELFCARE_DB)")
+    dbs = dbp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dbs.add_parser("upgrade", help="apply every missing migration (back the database up first)")
+    dbs.add_parser("current", help="show the database's revision and the code's")
 
     u = add("users", cmd_users, "Manage portal users.")
     u.add_argument("--db", help="the portal database (default $SELFCARE_DB)")

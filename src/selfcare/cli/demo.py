@@ -48,7 +48,7 @@ def reject_summary(lake: Path, load_id: str, limit: int = 20) -> str:
 
 def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
     """Create or reset the five demo users; returns (email, role, password) rows."""
-    from selfcare import store
+    from selfcare.services import users
 
     tenant, picks = pick_demo_employees(settings.lake)
     out = []
@@ -62,7 +62,7 @@ def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
         password = secrets.token_urlsafe(12)
         tenant_id = None if role == "analyst" else tenant
         employee_id = None if role == "analyst" else picks[role]
-        store.upsert_user(settings.db, email, role, tenant_id, employee_id, password)
+        users.upsert_user(settings.database, email, role, tenant_id, employee_id, password)
         out.append((email, role, password))
     return out
 
@@ -70,7 +70,10 @@ def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
 def run_demo(settings: Settings, serve_after: bool = True, host="127.0.0.1", port=8050) -> int:
     from selfcare.etl.load import load
     from selfcare.sample.generate import generate
+    from selfcare.services import schema
 
+    # Before the long generate and load: an empty database is migrated, a stale one refused.
+    schema.ensure_ready(settings.database)
     marker = DEMO_DIR / ".complete"
     # The marker names the estate's parameters: a folder made with other ones is regenerated.
     stamp = json.dumps(DEMO_ESTATE, sort_keys=True) + "\n"

@@ -21,9 +21,10 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import Flask, has_request_context, jsonify
 from flask_login import current_user
 
-from selfcare import config, gate, store
+from selfcare import config, gate
 from selfcare.config import Settings, load_settings
 from selfcare.etl import lake as lake_files
+from selfcare.roles import role_name
 from selfcare.web import auth, components
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
 ASSETS = HERE / "assets"
+TEMPLATES = HERE / "templates"  # the login and error pages
 NAV_ID = "app-nav"
 PAGES_LOCATION = "_pages_location"  # the dcc.Location inside dash.page_container
 
@@ -128,7 +130,7 @@ def shell_layout(**_: Any) -> html.Div:
                             html.Div(
                                 [
                                     html.Span(
-                                        store.ROLE_NAMES.get(user.role, user.role),
+                                        role_name(user.role),
                                         className="who-role",
                                     ),
                                     html.Span(
@@ -249,7 +251,8 @@ def _register_callbacks(app: dash.Dash) -> None:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the portal's Flask server (Dash mounted on it), warmed up and ready to serve."""
     settings = settings or load_settings()
-    server = Flask(__name__, static_folder=None)  # assets come from Dash; no second static route
+    # assets come from Dash (no second static route); the login and error pages are templates
+    server = Flask(__name__, static_folder=None, template_folder=str(TEMPLATES))
     hops = config.proxy_hops()
     if hops > 0:
         # Behind a reverse proxy: trust exactly that many X-Forwarded-* hops (client address for

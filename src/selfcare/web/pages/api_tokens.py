@@ -15,9 +15,10 @@ import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
 
-from selfcare import store
+from selfcare.roles import ROLES
+from selfcare.services import ServiceError, tokens
 from selfcare.web import components
-from selfcare.web.auth import ROLES, app_settings, roles_required
+from selfcare.web.auth import app_db, roles_required
 
 dash.register_page(
     __name__,
@@ -131,7 +132,7 @@ def _day(ts: str | None) -> str:
 )
 @roles_required(*ROLES)
 def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> tuple[Any, ...]:
-    db = app_settings().db
+    db = app_db()
     user_id = current_user.id  # the owner is always the signed-in user, never a browser value
     created: Any = no_update
     message: Any = None
@@ -139,8 +140,8 @@ def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> t
     trigger = ctx.triggered_id
     if trigger == CREATE and create_clicks:
         try:
-            token_id, secret = store.create_token(db, user_id, name or "")
-        except store.StoreError as e:
+            token_id, secret = tokens.create_token(db, user_id, name or "")
+        except ServiceError as e:
             message = components.error_state(str(e))
         else:
             name_value = ""
@@ -157,8 +158,8 @@ def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> t
         # A re-rendered table fires its new buttons with n_clicks None: not a click.
         if any(revoke_clicks or []) and ctx.triggered and ctx.triggered[0].get("value"):
             try:
-                store.revoke_token(db, user_id, int(trigger["index"]))
-            except (store.StoreError, ValueError, TypeError):
+                tokens.revoke_token(db, user_id, int(trigger["index"]))
+            except (ServiceError, ValueError, TypeError):
                 message = components.error_state("No such token.")
             created = None
-    return _table(store.list_tokens(db, user_id)), created, message, name_value
+    return _table(tokens.list_tokens(db, user_id)), created, message, name_value

@@ -5,18 +5,17 @@ with the CLI), adds a user with a generated initial password shown once, changes
 among the four tenant profiles, deactivates and reactivates users. Administrators only.
 
 This page is a privilege boundary, so every callback re-derives everything from the session: the
-tenant is the signed-in administrator's, a user id sent by the browser is re-read from the store
-and must belong to that tenant, a role must be one of the tenant roles, and an employee id must be
-an employee of the tenant (checked through the gate). Nothing happens without a real click on an
-action button (a forged request without one changes nothing), an administrator cannot deactivate
-or demote themselves, and every change is audited with the acting administrator. Deactivation and
-profile changes take effect on the user's next request (the store bumps the session version and
-users are reloaded per request).
+tenant is the signed-in administrator's, a user id sent by the browser is re-read from the
+database and must belong to that tenant, a role must be one of the tenant roles, and an employee
+id must be an employee of the tenant (checked through the gate). Nothing happens without a real
+click on an action button (a forged request without one changes nothing), an administrator
+cannot deactivate or demote themselves, and every change is audited with the acting
+administrator. Deactivation and profile changes take effect on the user's next request (the
+services bump the session version and users are reloaded per request).
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import dash
@@ -24,9 +23,11 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from flask import request
 from flask_login import current_user
 
-from selfcare import gate, store
+from selfcare import gate
+from selfcare.roles import ADMIN, ROLE_NAMES, TENANT_ROLES
+from selfcare.services import ServiceError, users
 from selfcare.web import components
-from selfcare.web.auth import app_settings, roles_required
+from selfcare.web.auth import app_db, roles_required
 
 dash.register_page(
     __name__,
@@ -34,7 +35,7 @@ dash.register_page(
     name="Users",
     title="Users · SelfCare",
     order=80,
-    roles=("admin",),
+    roles=(ADMIN,),
 )
 
 EMAIL = "users-add-email"
@@ -50,11 +51,7 @@ REACTIVATE = "users-reactivate"
 MESSAGE = "users-message"
 GRID = "users-grid"
 
-TENANT_ROLES = store.TENANT_ROLES
-# Roles that see no data without an employee (their scope is built from the employee's lines).
-NEEDS_EMPLOYEE = ("manager", "end_user")
-ROLE_OPTIONS = [{"label": store.ROLE_NAMES[r], "value": r} for r in TENANT_ROLES]
-PASSWORD_BYTES = 12  # token_urlsafe(12): 16 characters, 96 bits, above store.MIN_PASSWORD
+ROLE_OPTIONS = [{"label": ROLE_NAMES[r], "value": r} for r in TENANT_ROLES]
 
 COLUMNS = [
     {"field": "email", "headerName": "Email", "minWidth": 200},
@@ -160,7 +157,7 @@ def grid_rows(users: list[dict[str, Any]], names: dict[str, str]) -> list[dict[s
         {
             "id": int(u["id"]),
             "email": u["email"],
-            "profile": store.ROLE_NAMES.get(u["role"], u["role"]),
+            "profile": ROLE_NAMES.get(u["role"], u["role"]),
             "role": u["role"],
             "employee_id": u["employee_id"] or "",
             "employee_name": names.get(u["employee_id"] or "", ""),
@@ -174,7 +171,7 @@ def grid_rows(users: list[dict[str, Any]], names: dict[str, str]) -> list[dict[s
 def target_options(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "label": f"{u['email']} ({store.ROLE_NAMES.get(u['role'], u['role'])}"
+            "label": f"{u['email']} ({ROLE_NAMES.get(u['role'], u['role'])}"
             f"{'' if u['active'] else ', deactivated'})",
             "value": int(u["id"]),
         }
@@ -183,17 +180,13 @@ def target_options(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- server-side checks -----------------------------------------------------------------------
+# The rules (own tenant only, tenant profiles only, an employee for manager and end user, never
+# oneself) are the services' (selfcare.services.users), shared with the CLI; the page adds what
+# only it knows: the tenant's employees, read through the gate.
 
 
 class Refused(Exception):
     """An action the page refuses; the message is shown to the administrator."""
-
-
-def tenant_users(db: Any, tenant_id: str) -> list[dict[str, Any]]:
-    """The tenant's portal users, newest first (a user just added shows at the top); analysts
-    never (they have no tenant, and are the operator's)."""
-    users = [u for u in store.list_users(db, tenant_id=tenant_id) if u["role"] in TENANT_ROLES]
-    return sorted(users, key=lambda u: int(u["id"]), reverse=True)
 
 
 def tenant_employees() -> dict[str, str]:
@@ -204,114 +197,36 @@ def tenant_employees() -> dict[str, str]:
     return dict(zip(df.employee_id.astype(str), df.employee_name.astype(str), strict=True))
 
 
-def own_user(db: Any, tenant_id: str, who: Any) -> store.User:
-    """The user `who` (an id from the browser) if it belongs to the administrator's tenant."""
+def _checked_employees() -> dict[str, str]:
     try:
-        user_id = int(str(who).strip())
-    except (TypeError, ValueError):
-        raise Refused("Choose a user of your organisation.") from None
-    user = store.get_user(db, user_id) if user_id > 0 else None
-    if user is None or user.tenant_id != tenant_id or user.role not in TENANT_ROLES:
-        # The same answer for "no such user" and "another tenant's user": ids are not probed.
-        raise Refused("No such user in your organisation.")
-    return user
+        return tenant_employees()
+    except gate.GateError:
+        raise Refused("The employee list could not be checked. Try again later.") from None
 
 
-def tenant_role(role: Any) -> str:
-    if not isinstance(role, str) or role not in TENANT_ROLES:
-        raise Refused(
-            "Choose one of the profiles: "
-            + ", ".join(store.ROLE_NAMES[r] for r in TENANT_ROLES)
-            + "."
-        )
-    return role
-
-
-def _audit(db: Any, event: str, target: str, detail: str) -> None:
-    store.audit(
-        db,
-        event,
-        email=current_user.email,
-        user_id=current_user.id,
-        ip=request.remote_addr,
-        detail=f"target={target} {detail}".strip(),
-    )
-
-
-def add_user(db: Any, tenant_id: str, email: Any, role: Any, employee: Any) -> tuple[str, str]:
+def add_user(db: Any, email: Any, role: Any, employee: Any) -> tuple[str, str]:
     """Create a user in the administrator's tenant; returns (email, generated password)."""
-    role = tenant_role(role)
-    employee_id = str(employee).strip() if employee else ""
-    if employee_id:
-        try:
-            known = tenant_employees()
-        except gate.GateError:
-            raise Refused("The employee list could not be checked. Try again later.") from None
-        if employee_id not in known:
-            raise Refused("No such employee in your organisation.")
-    elif role in NEEDS_EMPLOYEE:
-        raise Refused(
-            f"The {store.ROLE_NAMES[role]} profile needs an employee: their lines define what "
-            "they see."
-        )
-    password = secrets.token_urlsafe(PASSWORD_BYTES)
     try:
-        user_id = store.add_user(
-            db,
-            str(email or ""),
-            role,
-            tenant_id=tenant_id,
-            employee_id=employee_id or None,
-            password=password,
+        user, password = users.add_by_admin(
+            db, current_user, email, role, employee, _checked_employees, ip=request.remote_addr
         )
-    except store.StoreError as e:
-        raise Refused(_store_message(e)) from None
-    user = store.get_user(db, user_id)
-    _audit(
-        db,
-        "admin_user_added",
-        f"{user.email} (id {user_id})",
-        f"role={role} employee={employee_id or '-'}",
-    )
+    except ServiceError as e:
+        raise Refused(e.sentence()) from None
     return user.email, password
 
 
-def change_role(db: Any, tenant_id: str, who: Any, role: Any) -> str:
-    user = own_user(db, tenant_id, who)
-    role = tenant_role(role)
-    if user.id == current_user.id:
-        raise Refused("You cannot change your own profile: ask another administrator.")
-    if role in NEEDS_EMPLOYEE and not user.employee_id:
-        raise Refused(
-            f"{user.email} has no employee, so cannot have the {store.ROLE_NAMES[role]} profile."
-        )
-    if role == user.role:
-        return f"{user.email} already has the {store.ROLE_NAMES[role]} profile."
-    # tenant_id pins the tenant: a tenant profile never moves tenant from this page
-    store.set_role(db, user.id, role, tenant_id=tenant_id)
-    _audit(db, "admin_role_changed", f"{user.email} (id {user.id})", f"{user.role} -> {role}")
-    return f"{user.email} now has the {store.ROLE_NAMES[role]} profile."
+def change_role(db: Any, who: Any, role: Any) -> str:
+    try:
+        return users.change_role_by_admin(db, current_user, who, role, ip=request.remote_addr)
+    except ServiceError as e:
+        raise Refused(e.sentence()) from None
 
 
-def set_active(db: Any, tenant_id: str, who: Any, active: bool) -> str:
-    user = own_user(db, tenant_id, who)
-    if user.id == current_user.id:
-        raise Refused("You cannot deactivate or reactivate yourself.")
-    if active == user.active:
-        return f"{user.email} is already {'active' if active else 'deactivated'}."
-    if active:
-        store.activate(db, user.id)
-        _audit(db, "admin_user_activated", f"{user.email} (id {user.id})", "")
-        return f"{user.email} is active again."
-    store.deactivate(db, user.id)
-    _audit(db, "admin_user_deactivated", f"{user.email} (id {user.id})", "")
-    return f"{user.email} is deactivated and signed out."
-
-
-def _store_message(e: store.StoreError) -> str:
-    text = str(e)
-    # the store's messages are about our own input (email, duplicates, password): safe to show
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+def set_active(db: Any, who: Any, active: bool) -> str:
+    try:
+        return users.set_active_by_admin(db, current_user, who, active, ip=request.remote_addr)
+    except ServiceError as e:
+        raise Refused(e.sentence()) from None
 
 
 def _clicked(button: str, clicks: Any) -> bool:
@@ -345,7 +260,7 @@ def _clicked(button: str, clicks: Any) -> bool:
     State(TARGET, "value"),
     State(NEW_ROLE, "value"),
 )
-@roles_required("admin")
+@roles_required(ADMIN)
 def update_users(
     add_clicks: Any,
     role_clicks: Any,
@@ -357,7 +272,7 @@ def update_users(
     target: Any,
     new_role: Any,
 ) -> tuple[Any, ...]:
-    db = app_settings().db
+    db = app_db()
     tenant_id = current_user.tenant_id  # always the administrator's own tenant, never the browser's
     if not tenant_id:
         return (
@@ -373,7 +288,7 @@ def update_users(
     email_value: Any = no_update
     try:
         if _clicked(ADD, add_clicks):
-            new_email, password = add_user(db, tenant_id, email, role, employee)
+            new_email, password = add_user(db, email, role, employee)
             email_value = ""
             created = html.Div(
                 [
@@ -387,13 +302,13 @@ def update_users(
                 ]
             )
         elif _clicked(SET_ROLE, role_clicks):
-            message = html.P(change_role(db, tenant_id, target, new_role), className="alert")
+            message = html.P(change_role(db, target, new_role), className="alert")
             created = None
         elif _clicked(DEACTIVATE, deactivate_clicks):
-            message = html.P(set_active(db, tenant_id, target, False), className="alert")
+            message = html.P(set_active(db, target, False), className="alert")
             created = None
         elif _clicked(REACTIVATE, reactivate_clicks):
-            message = html.P(set_active(db, tenant_id, target, True), className="alert")
+            message = html.P(set_active(db, target, True), className="alert")
             created = None
     except Refused as e:
         message = components.error_state(str(e))
@@ -402,14 +317,14 @@ def update_users(
     except gate.GateError:
         names = {}
         message = message or components.error_state("Employee names could not be loaded.")
-    users = tenant_users(db, tenant_id)
+    listed = users.tenant_users(db, current_user)
     employees = [
         {"label": f"{n} ({e})", "value": e}
         for e, n in sorted(names.items(), key=lambda x: (x[1], x[0]))
     ]
     return (
-        grid_rows(users, names),
-        target_options(users),
+        grid_rows(listed, names),
+        target_options(listed),
         employees,
         created,
         message,

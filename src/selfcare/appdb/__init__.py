@@ -1,0 +1,25 @@
+"""The portal's own database: tables (models), the handle (Database) and migrations (Alembic).
+
+Only `selfcare.services` uses this package; pages, the JSON API and the CLI call services.
+"""
+
+from selfcare.appdb.database import Database, database, forget, resolve_url, sqlite_url
+from selfcare.appdb.migrate import HEAD, SchemaError, current, status, upgrade
+from selfcare.appdb.models import ApiTokenRecord, AuditRecord, Base, UserRecord
+
+__all__ = [
+    "HEAD",
+    "ApiTokenRecord",
+    "AuditRecord",
+    "Base",
+    "Database",
+    "SchemaError",
+    "UserRecord",
+    "current",
+    "database",
+    "forget",
+    "resolve_url",
+    "sqlite_url",
+    "status",
+    "upgrade",
+]
