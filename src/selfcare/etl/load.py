@@ -41,14 +41,17 @@ from selfcare.etl.validate import (
 )
 from selfcare.etl.validate import csv_field_sql as _csv_field
 
-# Reference files before facts: a CDR needs its account's tenant and the tenant's timezone.
+# Reference files before facts: a CDR needs its account's tenant and the tenant's timezone; a
+# line's services need the service catalogue and the line register.
 KIND_ORDER = (
     "tenants",
     "accounts",
     "cost_centres",
     "employees",
     "plans",
+    "services",
     "lines",
+    "line_services",
     "cdr",
     "billing",
 )
