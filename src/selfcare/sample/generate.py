@@ -1,9 +1,11 @@
 """`selfcare generate`: a realistic, deterministic drop folder of operator exports (demo estate).
 
-Writes every file kind of the input contract (etl/contract.py) for a few tenants of different
-industries: reference snapshots as of the last day of the last month, and one cdr/billing file per
-bill period. Every CDR is rated by the tariff model (etl/tariff.py) and every invoice's USAGE line
-is the sum of its line-month's CDR charges, so the later analyses can be checked to the cent.
+Writes every file kind of the input contract (selfcare.contract) for a few tenants of different
+industries: reference snapshots as of the last day of the last month (the service catalogue and
+each line's services among them), and one cdr/billing file per bill period. The CDRs obey the
+lines' services (roaming, international dialling, premium barring). Every CDR is rated by the
+tariff model (selfcare.contract.tariff) and every invoice's USAGE line is the sum of its
+line-month's CDR charges, so the later analyses can be checked to the cent.
 
 Speed matters (the demo is ~2.5 M CDRs): the estate (people, lines, plans) is built in Python, the
 events of a month are drawn, rated, formatted and written with numpy/pyarrow, never per event.
