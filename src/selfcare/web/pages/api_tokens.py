@@ -16,8 +16,10 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
 
 from selfcare import store
+from selfcare.roles import ROLES
 from selfcare.web import components
-from selfcare.web.auth import ROLES, app_settings, roles_required
+from selfcare.web.auth import app_settings
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -120,7 +122,7 @@ def _day(ts: str | None) -> str:
     return (ts or "").replace("T", " ")[:16]
 
 
-@dash.callback(
+@protected_callback(
     Output(TABLE, "children"),
     Output(CREATED, "children"),
     Output(MESSAGE, "children"),
@@ -128,8 +130,8 @@ def _day(ts: str | None) -> str:
     Input(CREATE, "n_clicks"),
     Input({"type": REVOKE, "index": ALL}, "n_clicks"),
     State(NAME, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> tuple[Any, ...]:
     db = app_settings().db
     user_id = current_user.id  # the owner is always the signed-in user, never a browser value

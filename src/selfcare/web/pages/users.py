@@ -25,8 +25,10 @@ from flask import request
 from flask_login import current_user
 
 from selfcare import gate, store
+from selfcare.roles import ADMIN
 from selfcare.web import components
-from selfcare.web.auth import app_settings, roles_required
+from selfcare.web.auth import app_settings
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -34,7 +36,7 @@ dash.register_page(
     name="Users",
     title="Users · SelfCare",
     order=80,
-    roles=("admin",),
+    roles=(ADMIN,),
 )
 
 EMAIL = "users-add-email"
@@ -328,7 +330,7 @@ def _clicked(button: str, clicks: Any) -> bool:
 # --- the callback -----------------------------------------------------------------------------
 
 
-@dash.callback(
+@protected_callback(
     Output(GRID, "rowData"),
     Output(TARGET, "options"),
     Output(EMPLOYEE, "options"),
@@ -344,8 +346,8 @@ def _clicked(button: str, clicks: Any) -> bool:
     State(EMPLOYEE, "value"),
     State(TARGET, "value"),
     State(NEW_ROLE, "value"),
+    roles=(ADMIN,),
 )
-@roles_required("admin")
 def update_users(
     add_clicks: Any,
     role_clicks: Any,
