@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test test-fast bench lint install clean
 
 install: $(STAMP)
 
@@ -18,8 +18,17 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/selfcare demo
 
+# In parallel, one worker per core. --dist loadfile keeps each test file on one worker, so a
+# module's fixtures are built once; session fixtures (the small estate, its lake, the e2e server)
+# are built once per worker, each in its own temporary folder and on its own port.
+PYTEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# What needs no browser and starts no process or server: the unit and in-process integration
+# tests, in under two minutes (make test runs everything).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not browser and not subprocess"
 
 # The full-scale benchmark (docs/performance.md): ETL at 1 M and 10 M rows, every question at
 # ≈ 100 M CDRs, the server under load, the browser; rewrites the results in docs/performance.md.

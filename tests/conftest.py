@@ -14,6 +14,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# Tests that use these fixtures start a process or a browser: marked here rather than in each
+# file (a `pytestmark` in a conftest.py marks nothing), so `make test-fast` can leave them out.
+SUBPROCESS_FIXTURES = frozenset({"server"})  # tests/e2e: `selfcare serve` in a subprocess
+BROWSER_FIXTURES = frozenset({"browser"})  # tests/e2e: headless Chromium
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SUBPROCESS_FIXTURES:
+            item.add_marker(pytest.mark.subprocess)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+
+
 SMALL_ESTATE = {"tenants": 2, "lines": 160, "months": 6, "start": "2026-04", "seed": 7}
 TEST_SECRET = "test-secret-" + "x" * 52
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only

@@ -56,7 +56,7 @@ def test_every_model_view_is_created_by_the_gate():
 def test_only_the_gate_imports_duckdb_in_the_portal():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "src" / "selfcare"
+    root = Path(__file__).resolve().parents[3] / "src" / "selfcare"
     importers = sorted(
         str(p.relative_to(root))
         for p in root.rglob("*.py")
