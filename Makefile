@@ -25,10 +25,12 @@ PYTEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-# What needs no browser and starts no process or server: the unit and in-process integration
-# tests, in under two minutes (make test runs everything).
+# The unit tests that need no browser, start no process or server and are not marked slow:
+# about 40 s of CPU, under two minutes on two cores. Everything in-process (integration tests
+# included) is `-m "not browser and not subprocess"`, about 13 min of CPU; make test runs all.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not browser and not subprocess"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit \
+		-m "not browser and not subprocess and not slow"
 
 # The full-scale benchmark (docs/performance.md): ETL at 1 M and 10 M rows, every question at
 # ≈ 100 M CDRs, the server under load, the browser; rewrites the results in docs/performance.md.
