@@ -3,7 +3,7 @@ of every profile replaying the portal's own callback requests and the exports' f
 
 `run_server_load(lake, work, users=20, seconds=60)` signs each simulated user in as its own portal
 user (admin, finance, managers with chains of different sizes, end users, the analyst), records
-each user's requests with their replies in a sequential pass (bench/replay.py opens every page of
+each user's requests with their replies in a sequential pass (bench/replay/ opens every page of
 the profile for a 1-month and a 12-month window, as a browser would), checks every reply against
 the user's scope computed independently from the lake's Parquet files, then replays the requests
 from all users at once for `seconds`. A concurrent reply must equal the sequential one (anything

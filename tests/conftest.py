@@ -17,6 +17,21 @@ import pytest
 # pg_cluster, pg_url, pg_empty_url: a throwaway PostgreSQL for the database tests
 pytest_plugins = ["tests.pg_support"]
 
+# Tests that use these fixtures start a process or a browser: marked here rather than in each
+# file (a `pytestmark` in a conftest.py marks nothing), so `make test-fast` can leave them out.
+SUBPROCESS_FIXTURES = frozenset({"server"})  # tests/e2e: `selfcare serve` in a subprocess
+BROWSER_FIXTURES = frozenset({"browser"})  # tests/e2e: headless Chromium
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SUBPROCESS_FIXTURES:
+            item.add_marker(pytest.mark.subprocess)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+
+
 SMALL_ESTATE = {"tenants": 2, "lines": 160, "months": 6, "start": "2026-04", "seed": 7}
 TEST_SECRET = "test-secret-" + "x" * 52
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only

@@ -18,6 +18,8 @@ from waitress import create_server
 
 from selfcare.web.app import create_app
 
+pytestmark = pytest.mark.subprocess  # waitress on a port, and `selfcare serve`
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

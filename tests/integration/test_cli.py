@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.subprocess  # every test runs the console script
+
 # the benchmark is `make bench` (python -m bench.run), not part of the installed product
 SUBCOMMANDS = ["generate", "load", "serve", "demo", "users", "tokens"]
 

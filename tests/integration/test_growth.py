@@ -3,7 +3,7 @@
 Expected series come from the generated export files (`raw`): invoice lines and CDRs attributed
 here through the line register, the HR feed, the cost centres and the plan catalogue; the
 analyst's view grouped over every tenant by industry and product type with small segments
-removed. The forecast method is checked on hand-worked series in tests/unit/test_forecast.py;
+removed. The forecast method is checked on hand-worked series in tests/unit/web/test_forecast.py;
 here it is applied to these independent series.
 """
 

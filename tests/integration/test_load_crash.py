@@ -23,6 +23,8 @@ from selfcare.contract import KINDS
 from selfcare.etl import lake as lk
 from selfcare.etl.load import PAUSE_AT, PAUSE_SECONDS, load
 
+pytestmark = pytest.mark.subprocess  # loads run (and are killed) in subprocesses
+
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "drop"
 CDR_HEADER = ",".join(KINDS["cdr"].column_names)

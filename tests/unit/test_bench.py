@@ -225,6 +225,7 @@ def bench_run(tmp_path_factory) -> tuple[Path, dict, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_bench_runs_every_part_and_every_answer_agrees(bench_run):
     work, result, _ = bench_run
     assert result["failures"] == []
@@ -246,6 +247,7 @@ def test_bench_runs_every_part_and_every_answer_agrees(bench_run):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_etl_contestants_read_exactly_the_rows_of_the_drop(bench_run):
     work, result, _ = bench_run
     runs = result["parts"]["etl"]["runs"]
@@ -270,6 +272,7 @@ def test_etl_contestants_read_exactly_the_rows_of_the_drop(bench_run):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_manager_is_the_chain_closest_to_200_lines(bench_run):
     """Chains recomputed with pandas from the generated HR and line files of the big lake."""
     work, result, _ = bench_run
@@ -304,6 +307,7 @@ def test_manager_is_the_chain_closest_to_200_lines(bench_run):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_docs_results_section_is_rewritten_and_the_prose_kept(bench_run):
     _, result, docs = bench_run
     before = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
@@ -316,6 +320,7 @@ def test_docs_results_section_is_rewritten_and_the_prose_kept(bench_run):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_baseline_computes_every_summary_from_raw_cdrs_alone(bench_run, tmp_path):
     """With the summary files gone, the baseline's views hold the same rows the load wrote."""
     from selfcare.etl import lake as lake_files

@@ -95,6 +95,7 @@ def load_result(lake, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_server_load_reports_every_kind_without_errors_or_leaks(load_result):
     summary, rows = load_result["summary"], load_result["rows"]
     assert load_result["errors"] == [] and summary["errors"] == 0
@@ -122,6 +123,7 @@ def test_server_load_reports_every_kind_without_errors_or_leaks(load_result):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_wrong_expected_scope_is_reported_as_a_leak(lake, tmp_path):
     removed: list[str] = []
 
@@ -145,6 +147,7 @@ def test_a_wrong_expected_scope_is_reported_as_a_leak(lake, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.browser
 def test_browser_timing_draws_every_page(lake, tmp_path):
     result = time_browser(lake, tmp_path, repeat=1)

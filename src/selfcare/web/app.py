@@ -24,8 +24,9 @@ from flask_login import current_user
 from selfcare import config, gate
 from selfcare.config import Settings, load_settings
 from selfcare.etl import lake as lake_files
-from selfcare.roles import role_name
+from selfcare.roles import ROLES, role_name
 from selfcare.web import auth, components
+from selfcare.web.callbacks import clientside_callback, protected_callback
 
 log = logging.getLogger(__name__)
 
@@ -189,14 +190,15 @@ def _guard_layout(page: dict[str, Any]) -> None:
 
 
 def _register_callbacks(app: dash.Dash) -> None:
-    @app.callback(
+    @protected_callback(
         Output(components.PERIOD_FROM, "options"),
         Output(components.PERIOD_FROM, "value"),
         Output(components.PERIOD_TO, "options"),
         Output(components.PERIOD_TO, "value"),
         Input("app-shell", "id"),
+        app=app,
+        roles=ROLES,
     )
-    @auth.roles_required(*auth.ROLES)
     def update_periods(_: str) -> tuple[Any, ...]:
         scope = gate.current_scope()
         name = "analyst.bill_periods" if scope.aggregate_only else "reports.bill_periods"
@@ -210,28 +212,30 @@ def _register_callbacks(app: dash.Dash) -> None:
         default = default_period(periods)
         return options, default, options, default
 
-    @app.callback(
+    @protected_callback(
         Output(components.PERIOD_TO, "value", allow_duplicate=True),
         Input(components.PERIOD_FROM, "value"),
         State(components.PERIOD_TO, "value"),
         prevent_initial_call=True,
+        app=app,
+        roles=ROLES,
     )
-    @auth.roles_required(*auth.ROLES)
     def update_period_to(start: str | None, end: str | None) -> Any:
         # Keep the range the right way round: moving "from" past "to" drags "to" along.
         return start if start and end and start > end else no_update
 
-    @app.callback(
+    @protected_callback(
         Output(components.PERIOD_FROM, "value", allow_duplicate=True),
         Input(components.PERIOD_TO, "value"),
         State(components.PERIOD_FROM, "value"),
         prevent_initial_call=True,
+        app=app,
+        roles=ROLES,
     )
-    @auth.roles_required(*auth.ROLES)
     def update_period_from(end: str | None, start: str | None) -> Any:
         return end if start and end and start > end else no_update
 
-    app.clientside_callback(
+    clientside_callback(
         """
         function(pathname, ids) {
             return ids.map(function (id) {
@@ -242,6 +246,8 @@ def _register_callbacks(app: dash.Dash) -> None:
         Output({"type": NAV_ID, "path": ALL}, "className"),
         Input(PAGES_LOCATION, "pathname"),
         State({"type": NAV_ID, "path": ALL}, "id"),
+        app=app,
+        reason="marks the active menu link from the URL; reads only the page's own menu",
     )
 
 

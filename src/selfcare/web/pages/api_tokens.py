@@ -18,7 +18,8 @@ from flask_login import current_user
 from selfcare.roles import ROLES
 from selfcare.services import ServiceError, tokens
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -121,7 +122,7 @@ def _day(ts: str | None) -> str:
     return (ts or "").replace("T", " ")[:16]
 
 
-@dash.callback(
+@protected_callback(
     Output(TABLE, "children"),
     Output(CREATED, "children"),
     Output(MESSAGE, "children"),
@@ -129,8 +130,8 @@ def _day(ts: str | None) -> str:
     Input(CREATE, "n_clicks"),
     Input({"type": REVOKE, "index": ALL}, "n_clicks"),
     State(NAME, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> tuple[Any, ...]:
     db = app_db()
     user_id = current_user.id  # the owner is always the signed-in user, never a browser value

@@ -13,15 +13,16 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from selfcare import gate
+from selfcare.roles import ADMIN, ANALYST, FINANCE
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import register_export
 from selfcare.web.figures import growth as fig
 
-ROLES = ("admin", "finance", "analyst")
+ROLES = (ADMIN, FINANCE, ANALYST)
 SLUG = "growth"
 
 dash.register_page(__name__, path="/growth", name="Growth", order=60, roles=ROLES)
@@ -132,12 +133,12 @@ def _query(scope: gate.Scope) -> str:
     return "analyst.growth_segments" if scope.aggregate_only else "reports.growth_segments"
 
 
-@callback(
+@protected_callback(
     Output(DIMENSION, "options"),
     Output(DIMENSION, "value"),
     Input(components.PERIOD_FROM, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_dimensions(_period_from):
     dims = _dimensions(gate.current_scope())
     return [{"label": fig.DIMENSION_LABELS[d], "value": d} for d in dims], dims[0]
@@ -204,7 +205,7 @@ def _backtest(result, test, periods, vat: bool) -> html.Div:
     )
 
 
-@callback(
+@protected_callback(
     Output(KPIS, "children"),
     Output(RANK_CHART, "figure"),
     Output(TREND_CHART, "figure"),
@@ -217,8 +218,8 @@ def _backtest(result, test, periods, vat: bool) -> html.Div:
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
     Input(DIMENSION, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_growth(period_from, period_to, vat, dimension):
     blank = components.empty_figure()
     if not period_from or not period_to:

@@ -13,16 +13,17 @@ import re
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 
 from selfcare import gate
 from selfcare.contract import SERVICES
+from selfcare.roles import TENANT_ROLES
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import DIGITS, Filter, choice, iso_date, pattern, register_export
 from selfcare.web.figures import itemised as fig
 
-ROLES = ("admin", "finance", "manager", "end_user")
+ROLES = TENANT_ROLES
 SLUG = "itemised"
 
 dash.register_page(__name__, path="/itemised", name="Itemised usage", order=50, roles=ROLES)
@@ -209,12 +210,12 @@ def _href(f: dict) -> str:
     return "/export/itemised.csv?" + urlencode({k: v for k, v in query.items() if v})
 
 
-@callback(
+@protected_callback(
     Output(LINE, "options"),
     Input(components.PERIOD_FROM, "value"),
     State(LINE, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_line_options(_period_from, selected):
     try:
         df = gate.run("reports.itemised_lines", gate.current_scope())
@@ -231,7 +232,7 @@ def update_line_options(_period_from, selected):
     return options
 
 
-@callback(
+@protected_callback(
     Output(GRID, "rowData"),
     Output(SUMMARY, "children"),
     Output(STATUS, "children"),
@@ -251,8 +252,8 @@ def update_line_options(_period_from, selected):
     Input(PREV, "n_clicks"),
     Input(NEXT, "n_clicks"),
     State(PAGE, "data"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_records(period_from, period_to, vat, line, service, number, match, start, end,
                    sort, order, _prev, _next, page):
     if not period_from or not period_to:

@@ -13,15 +13,16 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from selfcare import gate
+from selfcare.roles import TENANT_ROLES
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import Filter, pattern, register_export
 from selfcare.web.figures import overview as fig
 
-ROLES = ("admin", "finance", "manager", "end_user")
+ROLES = TENANT_ROLES
 SLUG = "overview"
 
 dash.register_page(__name__, path="/overview", name="Overview", order=0, roles=ROLES)
@@ -145,13 +146,13 @@ def _periods_ok(period_from, period_to) -> bool:
     return bool(period_from and period_to and period_from <= period_to)
 
 
-@callback(
+@protected_callback(
     Output(KPIS, "children"),
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_kpis(period_from, period_to, vat):
     if not _periods_ok(period_from, period_to):
         return components.empty_state(NO_PERIOD)
@@ -169,12 +170,12 @@ def update_kpis(period_from, period_to, vat):
     )
 
 
-@callback(
+@protected_callback(
     Output(TREND, "children"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_trend(period_to, vat):
     if not period_to:
         return components.empty_state(NO_PERIOD)
@@ -188,7 +189,7 @@ def update_trend(period_to, vat):
     return dcc.Graph(figure=figure, config={"displaylogo": False})
 
 
-@callback(
+@protected_callback(
     Output(INCREASES_CHART, "children"),
     Output(INCREASES_GRID, "rowData"),
     Output(INCREASES_STATUS, "children"),
@@ -198,8 +199,8 @@ def update_trend(period_to, vat):
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_increases(period_from, period_to, vat):
     if not _periods_ok(period_from, period_to):
         return None, [], components.empty_state(NO_PERIOD), "", "", True
@@ -219,7 +220,7 @@ def update_increases(period_from, period_to, vat):
     return chart, fig.increases_rows(df, incl), None, title, link, False
 
 
-@callback(
+@protected_callback(
     Output(ALERTS_GRID, "rowData"),
     Output(ALERTS_STATUS, "children"),
     Output(ALERTS_DOWNLOAD, "href"),
@@ -227,8 +228,8 @@ def update_increases(period_from, period_to, vat):
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_alerts(period_from, period_to, vat):
     if not _periods_ok(period_from, period_to):
         return [], components.empty_state(NO_PERIOD), "", True
@@ -243,15 +244,15 @@ def update_alerts(period_from, period_to, vat):
     return fig.alerts_rows(df, components.vat_on(vat)), None, link, False
 
 
-@callback(
+@protected_callback(
     Output(LINES_GRID, "rowData"),
     Output(LINES_STATUS, "children"),
     Output(LINES_DOWNLOAD, "href"),
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_lines(period_from, period_to, vat):
     if not _periods_ok(period_from, period_to):
         return [], components.empty_state(NO_PERIOD), ""
@@ -266,10 +267,10 @@ def update_lines(period_from, period_to, vat):
     return fig.lines_rows(df, components.vat_on(vat)), None, link
 
 
-@callback(
+@protected_callback(
     Output(LINES_ITEMISED, "children"),
     Input(LINES_GRID, "selectedRows"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_lines_itemised(rows):
     return fig.itemised_link(rows)

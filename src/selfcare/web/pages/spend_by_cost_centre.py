@@ -15,16 +15,17 @@ import re
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, callback, ctx, dcc, html
+from dash import Input, Output, ctx, dcc, html
 
 from selfcare import gate
+from selfcare.roles import ADMIN, FINANCE, MANAGER
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import Filter, pattern, register_export
 from selfcare.web.figures import overview as overview_fig
 from selfcare.web.figures import spend_by_cost_centre as fig
 
-ROLES = ("admin", "finance", "manager")
+ROLES = (ADMIN, FINANCE, MANAGER)
 SLUG = "spend-by-cost-centre"
 
 dash.register_page(
@@ -136,7 +137,7 @@ def href(report: str, **query) -> str:
     return f"/export/{report}.csv?" + urlencode({k: v for k, v in query.items() if v})
 
 
-@callback(
+@protected_callback(
     Output(TREE, "figure"),
     Output(GRID, "rowData"),
     Output(TOTAL, "children"),
@@ -146,8 +147,8 @@ def href(report: str, **query) -> str:
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_tree(period_from, period_to, vat):
     blank = {"data": [], "layout": {}}
     if not (period_from and period_to and period_from <= period_to):
@@ -169,13 +170,13 @@ def update_tree(period_from, period_to, vat):
     return fig.tree_figure(df, incl), fig.tree_rows(df, incl), total, None, *links
 
 
-@callback(
+@protected_callback(
     Output(SELECTED, "data"),
     Input(GRID, "selectedRows"),
     Input(TREE, "clickData"),
     prevent_initial_call=True,
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_selected(rows, click):
     """The cost centre picked in the table or the treemap (whichever moved last)."""
     picked = None
@@ -188,7 +189,7 @@ def update_selected(rows, click):
     return picked
 
 
-@callback(
+@protected_callback(
     Output(EMPLOYEES_GRID, "rowData"),
     Output(EMPLOYEES_STATUS, "children"),
     Output(EMPLOYEES_DOWNLOAD, "href"),
@@ -197,8 +198,8 @@ def update_selected(rows, click):
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_employees(cost_centre, period_from, period_to, vat):
     if not cost_centre or not (period_from and period_to and period_from <= period_to):
         return [], None, "", "Select a cost centre above."
@@ -215,7 +216,7 @@ def update_employees(cost_centre, period_from, period_to, vat):
     return fig.employee_rows(df, components.vat_on(vat)), None, link, title
 
 
-@callback(
+@protected_callback(
     Output(LINES_GRID, "rowData"),
     Output(LINES_STATUS, "children"),
     Output(LINES_DOWNLOAD, "href"),
@@ -224,8 +225,8 @@ def update_employees(cost_centre, period_from, period_to, vat):
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_lines(cost_centre, employees, period_from, period_to, vat):
     if not cost_centre or not (period_from and period_to and period_from <= period_to):
         return [], None, ""
@@ -244,10 +245,10 @@ def update_lines(cost_centre, employees, period_from, period_to, vat):
     return overview_fig.lines_rows(df, components.vat_on(vat)), None, link
 
 
-@callback(
+@protected_callback(
     Output(LINES_ITEMISED, "children"),
     Input(LINES_GRID, "selectedRows"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_lines_itemised(rows):
     return overview_fig.itemised_link(rows)

@@ -17,15 +17,16 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from selfcare import gate
+from selfcare.roles import TENANT_ROLES
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import ANY_TEXT, DIGITS, Filter, export_href, integer, register_export
 from selfcare.web.figures import tariffs as fig
 
-ROLES = ("admin", "finance", "manager", "end_user")
+ROLES = TENANT_ROLES
 SLUG = "tariffs"
 DEFAULT_MONTHS = 3
 DEFAULT_MIN_SAVING = Decimal("20")
@@ -299,11 +300,11 @@ def _kpi_row(df, vat: bool):
     )
 
 
-@callback(
+@protected_callback(
     Output(COST_CENTRE, "options"),
     Input(components.PERIOD_TO, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_cost_centres(_period_to):
     try:
         df = gate.run("reports.tariff_cost_centres", gate.current_scope())
@@ -313,7 +314,7 @@ def update_cost_centres(_period_to):
             for r in df.itertuples(index=False)]
 
 
-@callback(
+@protected_callback(
     Output(KPIS, "children"),
     Output(CC_CHART, "figure"),
     Output(RISK_CHART, "figure"),
@@ -328,8 +329,8 @@ def update_cost_centres(_period_to):
     Input(MIN_SAVING, "value"),
     Input(MIN_PCT, "value"),
     Input(COST_CENTRE, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_analysis(period_from, period_to, vat, months, min_saving, min_pct, cost_centre):
     blank = components.empty_figure()
     if not period_from or not period_to:
@@ -357,13 +358,13 @@ def update_analysis(period_from, period_to, vat, months, min_saving, min_pct, co
             fig.analysis_rows(df, incl), None, href, options_href)
 
 
-@callback(
+@protected_callback(
     Output(TREND_CHART, "figure"),
     Output(TREND_STATUS, "children"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_trend(period_to, vat):
     try:
         df = gate.run("reports.tariff_spend_trend", gate.current_scope())
@@ -383,7 +384,7 @@ def picked_line(selected_rows) -> str | None:
     return value if value.isdigit() and len(value) <= 20 else None
 
 
-@callback(
+@protected_callback(
     Output(LINE_TITLE, "children"),
     Output(LINE_CHART, "figure"),
     Output(LINE_OPTIONS_GRID, "rowData"),
@@ -396,8 +397,8 @@ def picked_line(selected_rows) -> str | None:
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
     Input(MONTHS, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_line(selected_rows, period_from, period_to, vat, months):
     msisdn = picked_line(selected_rows)
     title = "Pick a line in the table"

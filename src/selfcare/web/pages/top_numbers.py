@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 
 import dash
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 
 from selfcare import gate
 from selfcare.contract import DESTINATION_CLASSES
+from selfcare.roles import TENANT_ROLES
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import ANY_TEXT, DIGITS, Filter, choice, export_href, register_export
 from selfcare.web.figures import top_numbers as fig
 
-ROLES = ("admin", "finance", "manager", "end_user")
+ROLES = TENANT_ROLES
 SLUG = "top-numbers"
 
 dash.register_page(
@@ -162,11 +163,11 @@ def _params(period_from, period_to, service, by, dest_class, cost_centre) -> dic
     }
 
 
-@callback(
+@protected_callback(
     Output(COST_CENTRE, "options"),
     Input(components.PERIOD_FROM, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_cost_centres(_period_from):
     try:
         df = gate.run("reports.top_numbers_cost_centres", gate.current_scope())
@@ -176,7 +177,7 @@ def update_cost_centres(_period_from):
             for r in df.itertuples(index=False)]
 
 
-@callback(
+@protected_callback(
     Output(CHART, "figure"),
     Output(GRID, "rowData"),
     Output(STATUS, "children"),
@@ -188,8 +189,8 @@ def update_cost_centres(_period_from):
     Input(BY, "value"),
     Input(CLASS, "value"),
     Input(COST_CENTRE, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_top_numbers(period_from, period_to, vat, service, by, dest_class, cost_centre):
     if not period_from or not period_to:
         return components.empty_figure(), [], components.empty_state("Choose a period."), ""
@@ -223,7 +224,7 @@ def _picked_number(click_data, selected_rows) -> str | None:
     return value if NUMBER.match(value) else None
 
 
-@callback(
+@protected_callback(
     Output(LINES_TITLE, "children"),
     Output(LINES_GRID, "rowData"),
     Output(LINES_STATUS, "children"),
@@ -235,8 +236,8 @@ def _picked_number(click_data, selected_rows) -> str | None:
     Input(components.VAT, "value"),
     Input(SERVICE, "value"),
     State(COST_CENTRE, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_lines(click_data, selected_rows, period_from, period_to, vat, service, cost_centre):
     number = _picked_number(click_data, selected_rows)
     title = "Which lines called this number"

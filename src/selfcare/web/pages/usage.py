@@ -9,16 +9,17 @@ country. Both tables export to CSV (`usage_monthly`, `usage_roaming`).
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from selfcare import gate
 from selfcare.contract import SERVICES
+from selfcare.roles import TENANT_ROLES
 from selfcare.web import components
-from selfcare.web.auth import roles_required
+from selfcare.web.callbacks import protected_callback
 from selfcare.web.exports import Filter, choice, export_href, register_export
 from selfcare.web.figures import usage as fig
 
-ROLES = ("admin", "finance", "manager", "end_user")
+ROLES = TENANT_ROLES
 SLUG = "usage"
 
 dash.register_page(__name__, path="/usage", name="Usage", order=30, roles=ROLES)
@@ -161,7 +162,7 @@ def _kpis(table, vat: bool) -> html.Div:
     return components.kpi_row(cards)
 
 
-@callback(
+@protected_callback(
     Output(KPIS, "children"),
     Output(VOLUME_CHART, "figure"),
     Output(MOM_CHART, "figure"),
@@ -173,8 +174,8 @@ def _kpis(table, vat: bool) -> html.Div:
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
     Input(SERVICE, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_usage(period_from, period_to, vat, service):
     blank = components.empty_figure()
     if not period_from or not period_to:
@@ -209,7 +210,7 @@ def _months_back(period: str, n: int) -> str:
     return period
 
 
-@callback(
+@protected_callback(
     Output(ROAMING_CHART, "figure"),
     Output(ROAMING_GRID, "rowData"),
     Output(ROAMING_STATUS, "children"),
@@ -217,8 +218,8 @@ def _months_back(period: str, n: int) -> str:
     Input(components.PERIOD_FROM, "value"),
     Input(components.PERIOD_TO, "value"),
     Input(components.VAT, "value"),
+    roles=ROLES,
 )
-@roles_required(*ROLES)
 def update_roaming(period_from, period_to, vat):
     blank = components.empty_figure()
     if not period_from or not period_to:

@@ -27,7 +27,8 @@ from selfcare import gate
 from selfcare.roles import ADMIN, ROLE_NAMES, TENANT_ROLES
 from selfcare.services import ServiceError, users
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -243,7 +244,7 @@ def _clicked(button: str, clicks: Any) -> bool:
 # --- the callback -----------------------------------------------------------------------------
 
 
-@dash.callback(
+@protected_callback(
     Output(GRID, "rowData"),
     Output(TARGET, "options"),
     Output(EMPLOYEE, "options"),
@@ -259,8 +260,8 @@ def _clicked(button: str, clicks: Any) -> bool:
     State(EMPLOYEE, "value"),
     State(TARGET, "value"),
     State(NEW_ROLE, "value"),
+    roles=(ADMIN,),
 )
-@roles_required(ADMIN)
 def update_users(
     add_clicks: Any,
     role_clicks: Any,

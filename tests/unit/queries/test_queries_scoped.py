@@ -58,7 +58,7 @@ def test_only_the_engine_imports_duckdb_in_the_portal():
     load engine is the one exception, until issue 19)."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "src" / "selfcare"
+    root = Path(__file__).resolve().parents[3] / "src" / "selfcare"
     importers = sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*.py")

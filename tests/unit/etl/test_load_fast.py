@@ -203,7 +203,7 @@ def test_fast_ok_passes_only_rows_the_full_checks_pass_with_the_same_values():
 
 
 def _reference(folder: Path) -> None:
-    fixtures = Path(__file__).parents[1] / "fixtures" / "drop"
+    fixtures = Path(__file__).parents[2] / "fixtures" / "drop"
     for p in fixtures.iterdir():
         if not p.name.startswith(("cdr", "billing")):
             shutil.copy(p, folder / p.name)

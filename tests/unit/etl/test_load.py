@@ -21,7 +21,7 @@ from selfcare.contract import KINDS
 from selfcare.etl import lake as lk
 from selfcare.etl.load import LoadError, load
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "drop"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "drop"
 REFERENCE = [
     p.name for p in sorted(FIXTURES.iterdir()) if not p.name.startswith(("cdr", "billing"))
 ]
