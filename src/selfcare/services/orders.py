@@ -15,13 +15,14 @@ is `InvalidParams` (400, naming the field).
 Worker side: `expire_due`, `submit_approved` (exactly once per line, also across a crash: a
 claim with the line's fixed idempotency key in one transaction, `adapter.submit`, the ack in a
 second transaction), `poll_open` (operator news through the lifecycle).
+
+Status: only the views and errors are here so far; the operations are not implemented yet.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -48,22 +49,6 @@ __all__ = [
     "ServiceState",
     "UnknownEvent",
     "WrongActor",
-    "allowed_actions",
-    "approve",
-    "cancel",
-    "create_order",
-    "discrepancies",
-    "edit_order",
-    "expire_due",
-    "get_order",
-    "get_threshold",
-    "line_detail",
-    "lines_for",
-    "list_orders",
-    "poll_open",
-    "reject",
-    "set_threshold",
-    "submit_approved",
 ]
 
 
@@ -196,121 +181,3 @@ class Discrepancy:
     snapshot: Any  # what the newer snapshot says
     completed_at: str | None
     snapshot_as_of: str
-
-
-# --- the requester's and approvers' operations ----------------------------------------------
-
-
-def create_order(db: DbLike, actor: Any, action: str, msisdns: list[str], params: dict,
-                 reason: str) -> OrderView:
-    """Place an order of `action` with `params` on `msisdns` (for new_line: an empty list).
-
-    Validates the action's parameters against the catalogue (InvalidParams naming the field),
-    checks the actor may order for these lines (policy.check_request: NotAllowed; a line outside
-    the actor's tenant or unknown is LineNotFound), computes the cost change, the approval steps
-    and whom it waits for; an Administrator's order starts `approved`. Notifies the approver
-    (or the tenant's Administrators when nobody in the chain has a Manager account)."""
-    raise NotImplementedError
-
-
-def edit_order(db: DbLike, actor: Any, order_id: int, params: dict,
-               reason: str | None) -> OrderView:
-    """The requester changes a pending order's parameters (and reason): the approvals given so
-    far no longer count (a new round), the steps and the cost are derived again, the expiry
-    clock restarts. IllegalTransition once it is no longer pending approval."""
-    raise NotImplementedError
-
-
-def approve(db: DbLike, actor: Any, order_id: int, comment: str | None = None) -> OrderView:
-    """Give the approval the actor may give (policy.approve). When it is the last one the order
-    needs, its lines move to `approved` (the worker submits them) and the requester is told;
-    otherwise the next step's approvers are notified. Two approvers at once: one succeeds, the
-    other gets IllegalTransition (or NotAllowed when the step they could give is taken)."""
-    raise NotImplementedError
-
-
-def reject(db: DbLike, actor: Any, order_id: int, reason: str) -> OrderView:
-    """Refuse a pending order (a reason is required: InvalidParams('reason')); same approvers
-    as `approve`. The requester is told."""
-    raise NotImplementedError
-
-
-def cancel(db: DbLike, actor: Any, order_id: int) -> OrderView:
-    """The requester withdraws the order before submission (pending or approved lines)."""
-    raise NotImplementedError
-
-
-def get_order(db: DbLike, actor: Any, order_id: int) -> OrderView:
-    """One order with its lines, approvals and timeline (OrderNotFound outside visibility)."""
-    raise NotImplementedError
-
-
-def list_orders(db: DbLike, actor: Any, *, state: str | None = None, msisdn: str | None = None,
-                action: str | None = None, since: str | None = None, until: str | None = None,
-                awaiting_me: bool = False, mine: bool = False, cursor: str | None = None,
-                limit: int = 50) -> tuple[list[OrderView], str | None]:
-    """The orders the actor may see, newest first, with filters; `mine`: placed by the actor;
-    `awaiting_me`: those the actor may approve now. `since`/`until`: ISO dates (inclusive) on
-    the creation time. Returns (page, cursor of the next page or None). Timelines are empty in
-    lists (get_order has them)."""
-    raise NotImplementedError
-
-
-def allowed_actions(db: DbLike, actor: Any, order: OrderView) -> list[str]:
-    """What the actor may do with the order now: a subset of approve, reject, cancel, edit."""
-    raise NotImplementedError
-
-
-def get_threshold(db: DbLike, actor: Any) -> Decimal:
-    """The tenant's finance threshold (monthly increase above which finance approves too;
-    default R 200.00). Any user of the tenant may read it."""
-    raise NotImplementedError
-
-
-def set_threshold(db: DbLike, actor: Any, amount: Decimal) -> None:
-    """Administrators only (NotAllowed); a negative or non-numeric amount is InvalidParams."""
-    raise NotImplementedError
-
-
-# --- lines -----------------------------------------------------------------------------------
-
-
-def lines_for(db: DbLike, actor: Any, *, search: str | None = None, cursor: str | None = None,
-              limit: int = 50) -> tuple[list[LineView], str | None]:
-    """The lines the actor sees (their own, their chain's, or the tenant's), as in effect, with
-    pending changes of open orders; `search` matches number, employee name or cost centre.
-    Orders are not attached in lists (line_detail has them)."""
-    raise NotImplementedError
-
-
-def line_detail(db: DbLike, actor: Any, msisdn: str) -> LineView:
-    """One line as in effect, with its open and past orders (LineNotFound outside scope)."""
-    raise NotImplementedError
-
-
-def discrepancies(db: DbLike, actor: Any) -> list[Discrepancy]:
-    """Administrators (NotAllowed otherwise): completed orders a newer snapshot contradicts."""
-    raise NotImplementedError
-
-
-# --- the worker's side ----------------------------------------------------------------------
-
-
-def expire_due(db: DbLike, now: datetime) -> int:
-    """Expire every order pending approval for EXPIRY_DAYS since placed or last edited; returns
-    how many orders expired."""
-    raise NotImplementedError
-
-
-def submit_approved(db: DbLike, adapter: Any, now: datetime, limit: int = 100) -> int:
-    """Hand approved lines to the operator, exactly once per line: claim (one transaction),
-    adapter.submit with the line's fixed idempotency key, record the ack (second transaction).
-    A claim left by a crashed worker is taken again and resubmitted with the same key. Returns
-    how many lines were acknowledged."""
-    raise NotImplementedError
-
-
-def poll_open(db: DbLike, adapter: Any, now: datetime) -> int:
-    """Ask the operator about submitted and in-progress lines and apply what moved through the
-    lifecycle; returns how many line transitions were taken."""
-    raise NotImplementedError
