@@ -45,7 +45,7 @@ from selfcare.appdb import (
 from selfcare.orders import actions, lifecycle, policy
 from selfcare.orders.actions import InvalidParams
 from selfcare.orders.lifecycle import IllegalTransition, LineState, UnknownEvent, WrongActor
-from selfcare.orders.policy import DEFAULT_FINANCE_THRESHOLD, NotAllowed
+from selfcare.orders.policy import NotAllowed
 from selfcare.provisioning.base import (
     LIFECYCLE_EVENT,
     OperatorState,
@@ -53,10 +53,9 @@ from selfcare.provisioning.base import (
     ProvisioningError,
     idempotency_key,
 )
-from selfcare.roles import ADMIN
 from selfcare.services import estate as estates
 from selfcare.services import notifications
-from selfcare.services.audit import now, record
+from selfcare.services.audit import record
 from selfcare.services.errors import NotFound
 
 DbLike = Database | str | os.PathLike[str]
@@ -1310,43 +1309,3 @@ def poll_open(db: DbLike, adapter: Any, now: datetime) -> int:
             taken += n
     return taken
 
-
-# --- approval settings --------------------------------------------------------------------------
-
-
-def _admin_of_tenant(actor: Any) -> str:
-    if getattr(actor, "role", None) != ADMIN or not getattr(actor, "tenant_id", None):
-        raise NotAllowed("only a tenant's Administrator sets its approval thresholds")
-    return actor.tenant_id
-
-
-def get_threshold(db: DbLike, actor: Any) -> Decimal:
-    """The tenant's finance threshold (monthly increase above which Finance approves too)."""
-    tenant_id = getattr(actor, "tenant_id", None)
-    if not tenant_id:
-        raise NotAllowed("no tenant")
-    with database(db).transaction() as session:
-        row = session.get(TenantSettingsRecord, tenant_id)
-        return Decimal(row.finance_threshold) if row is not None else DEFAULT_FINANCE_THRESHOLD
-
-
-def set_threshold(db: DbLike, actor: Any, amount: Decimal) -> None:
-    """Set the tenant's finance threshold (Administrator only), with its audit row."""
-    tenant_id = _admin_of_tenant(actor)
-    try:
-        amount = Decimal(amount).quantize(Decimal("0.01"))
-    except (ArithmeticError, TypeError, ValueError) as exc:
-        raise InvalidParams("amount", "not an amount") from exc
-    if not amount.is_finite() or amount < 0:
-        raise InvalidParams("amount", "must be zero or more")
-    with database(db).transaction() as session:
-        row = session.get(TenantSettingsRecord, tenant_id)
-        before = row.finance_threshold if row is not None else DEFAULT_FINANCE_THRESHOLD
-        if row is None:
-            row = TenantSettingsRecord(tenant_id=tenant_id, finance_threshold=amount,
-                                       updated_at=now(), updated_by=actor.id)
-            session.add(row)
-        else:
-            row.finance_threshold, row.updated_at, row.updated_by = amount, now(), actor.id
-        record(session, "threshold_set", actor.email, actor.id,
-               detail=f"tenant={tenant_id} before={before} after={amount}")
