@@ -152,8 +152,32 @@ def cmd_db(args: argparse.Namespace) -> int:
 # --- serve / demo -------------------------------------------------------------------
 
 
+def _start_worker(args: argparse.Namespace, settings) -> None:  # noqa: ANN001
+    """The worker in a daemon thread beside the server, unless --no-worker / SELFCARE_WORKER=0."""
+    if getattr(args, "no_worker", False):
+        return
+    from selfcare import worker
+
+    worker.start_in_thread(settings)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from selfcare import config, worker
+
+    settings = _settings(args)
+    prov = config.provisioning_settings()
+    adapter = worker.create_adapter(settings, prov)
+    try:
+        worker.run(settings.database, adapter, prov.interval, settings=settings, once=args.once)
+    finally:
+        adapter.close()
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from selfcare.web.serve import serve
+
+    _start_worker(args, _settings(args))
 
     serve(_settings(args), host=args.host, port=args.port)
     return 0
@@ -162,6 +186,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from selfcare.cli.demo import run_demo
 
+    if not args.no_serve:
+        _start_worker(args, _settings(args))
     return run_demo(_settings(args), serve_after=not args.no_serve, host=args.host, port=args.port)
 
 
@@ -209,11 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.add_argument("--lake", help="the lake folder (default $SELFCARE_LAKE)")
     s.add_argument("--db", help="the portal database (default $SELFCARE_DB)")
+    s.add_argument("--no-worker", action="store_true",
+                   help="do not start the order worker in-process (SELFCARE_WORKER=0)")
+
+    w = add("worker", cmd_worker, "Run the order worker: expiry, submission, polling, mails.")
+    w.add_argument("--lake", help="the lake folder (default $SELFCARE_LAKE)")
+    w.add_argument("--db", help="the portal database (default $SELFCARE_DB)")
+    w.add_argument("--once", action="store_true", help="one round, then exit")
 
     d = add("demo", cmd_demo, "Generate and load a demo estate, create demo users, serve.")
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=8050)
     d.add_argument("--no-serve", action="store_true", help="stop after the load and the users")
+    d.add_argument("--no-worker", action="store_true",
+                   help="do not start the order worker in-process (SELFCARE_WORKER=0)")
     d.add_argument("--lake", help="the lake folder (default $SELFCARE_LAKE)")
     d.add_argument("--db", help="the portal database (default $SELFCARE_DB)")
 
