@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-# pg_cluster, pg_url, pg_empty_url: a throwaway PostgreSQL for the database tests
-pytest_plugins = ["tests.pg_support"]
+# pg_cluster, pg_url, pg_empty_url: a throwaway PostgreSQL for the database tests;
+# smtp_server, smtp_tls_server: a real SMTP server on loopback (aiosmtpd)
+pytest_plugins = ["tests.pg_support", "tests.smtp_support"]
 
 SMALL_ESTATE = {"tenants": 2, "lines": 160, "months": 6, "start": "2026-04", "seed": 7}
 TEST_SECRET = "test-secret-" + "x" * 52
