@@ -64,3 +64,12 @@ def test_plain_smtp_defaults_to_port_25(monkeypatch):
     monkeypatch.setenv("SELFCARE_SMTP_HOST", "mail.example.test")
     mail = config.load_mail_settings()
     assert (mail.smtp_starttls, mail.smtp_port) == (False, 25)
+
+
+def test_the_demo_says_where_its_mails_go(tmp_path, monkeypatch):
+    from selfcare.cli.demo import demo_mail_destination
+
+    settings = config.load_settings(db=tmp_path / "app.db")
+    assert str((tmp_path / "maildir").resolve()) in demo_mail_destination(settings)
+    monkeypatch.setenv("SELFCARE_SMTP_HOST", "mail.example.test")
+    assert demo_mail_destination(settings) == "SMTP mail.example.test:25"
