@@ -12,7 +12,8 @@ from pathlib import Path
 
 from selfcare.contract import KINDS, Kind, as_of_of, kind_of
 
-# Reference files before facts: a CDR needs its account's tenant and the tenant's timezone.
+# Reference files before facts, in the contract's order: a CDR needs its account's tenant and the
+# tenant's timezone; a line's services need the service catalogue and the line register.
 KIND_ORDER = tuple(k for k, kind in KINDS.items() if not kind.fact) + tuple(
     k for k, kind in KINDS.items() if kind.fact
 )
