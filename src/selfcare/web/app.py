@@ -116,7 +116,6 @@ def shell_layout(**_: Any) -> html.Div:
             className="nav-link",
         )
         for page in auth.pages_for(user.role)
-        if page.get("in_nav", True)
     ]
     tenant = _tenant_label(user)
     header = html.Header(

@@ -29,8 +29,6 @@ dash.register_page(
     title="Notifications · SelfCare",
     order=95,
     roles=TENANT_ROLES,
-    # reached from the top bar's "Notifications (N)" link, not from the page menu
-    in_nav=False,
 )
 
 LIST = "notifications-list"
