@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-# pg_cluster, pg_url, pg_empty_url: a throwaway PostgreSQL for the database tests
-pytest_plugins = ["tests.pg_support"]
+# pg_cluster, pg_url, pg_empty_url: a throwaway PostgreSQL for the database tests;
+# smtp_server, smtp_tls_server: a real SMTP server on loopback (aiosmtpd)
+pytest_plugins = ["tests.pg_support", "tests.smtp_support"]
 
 # Tests that use these fixtures start a process or a browser: marked here rather than in each
 # file (a `pytestmark` in a conftest.py marks nothing), so `make test-fast` can leave them out.

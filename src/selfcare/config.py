@@ -131,3 +131,73 @@ def provisioning_settings() -> ProvisioningSettings:
         worker=_flag(env.get("SELFCARE_WORKER"), True),
         interval=float(env.get("SELFCARE_WORKER_INTERVAL") or DEFAULT_WORKER_INTERVAL),
     )
+
+
+# --- mail: how notifications leave the portal ---------------------------------------------------
+# With SELFCARE_SMTP_HOST set, mails go to that SMTP server; without it (the embedded default)
+# they are written to a local maildir beside the database, so nothing is lost and a developer can
+# read them (`SELFCARE_MAILDIR` moves it).
+
+DEFAULT_MAIL_FROM = "SelfCare <selfcare@localhost>"
+DEFAULT_MAILDIR = "maildir"  # beside the database file
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where mails go: an SMTP server when `smtp_host` is set, else the maildir."""
+
+    maildir: Path
+    mail_from: str = DEFAULT_MAIL_FROM
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    # The portal's own address for the links in mails ("" = relative links, e.g. /requests/7).
+    base_url: str = ""
+    smtp_timeout: float = 30.0
+
+    @property
+    def channel(self) -> str:
+        """'smtp' or 'maildir': which one this process delivers through."""
+        return "smtp" if self.smtp_host else "maildir"
+
+    def where(self) -> str:
+        """Where mails go, in words for the log and the demo (no password)."""
+        if self.smtp_host:
+            tls = " with STARTTLS" if self.smtp_starttls else ""
+            return f"SMTP {self.smtp_host}:{self.smtp_port}{tls}"
+        return f"the maildir {self.maildir}"
+
+
+def _mail_flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_mail_settings(settings: Settings | None = None) -> MailSettings:
+    """SELFCARE_SMTP_HOST, _PORT, _USER, _PASSWORD, _STARTTLS, SELFCARE_MAIL_FROM, SELFCARE_MAILDIR
+    and SELFCARE_BASE_URL, with their defaults.
+
+    STARTTLS defaults to on when a user is set (a password is never sent in the clear unless
+    SELFCARE_SMTP_STARTTLS=0 says so) and off otherwise; the port defaults to 587 with STARTTLS
+    and 25 without. The maildir defaults to `maildir/` beside the SQLite database file.
+    """
+    env = os.environ
+    settings = settings or load_settings()
+    host = (env.get("SELFCARE_SMTP_HOST") or "").strip() or None
+    user = env.get("SELFCARE_SMTP_USER") or None
+    starttls = _mail_flag(env.get("SELFCARE_SMTP_STARTTLS"), default=bool(user))
+    port_text = (env.get("SELFCARE_SMTP_PORT") or "").strip()
+    maildir = env.get("SELFCARE_MAILDIR") or None
+    return MailSettings(
+        maildir=Path(maildir) if maildir else Path(settings.db).parent / DEFAULT_MAILDIR,
+        mail_from=env.get("SELFCARE_MAIL_FROM") or DEFAULT_MAIL_FROM,
+        smtp_host=host,
+        smtp_port=int(port_text) if port_text else (587 if starttls else 25),
+        smtp_user=user,
+        smtp_password=env.get("SELFCARE_SMTP_PASSWORD") or None,
+        smtp_starttls=starttls,
+        base_url=(env.get("SELFCARE_BASE_URL") or "").rstrip("/"),
+    )

@@ -67,6 +67,17 @@ def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
     return out
 
 
+def demo_mail_destination(settings: Settings) -> str:
+    """Where the demo's mails go, in words: the maildir beside the database unless an SMTP host
+    is configured (SELFCARE_SMTP_HOST)."""
+    from selfcare.config import load_mail_settings
+
+    mail = load_mail_settings(settings)
+    if mail.channel == "maildir":
+        return f"the maildir {mail.maildir.resolve()} (read it with `mutt -f` or mailbox.Maildir)"
+    return mail.where()
+
+
 def run_demo(settings: Settings, serve_after: bool = True, host="127.0.0.1", port=8050) -> int:
     from selfcare.etl.load import load
     from selfcare.sample.generate import generate
@@ -90,6 +101,7 @@ def run_demo(settings: Settings, serve_after: bool = True, host="127.0.0.1", por
     print("\nDemo users (passwords are new on every `make demo` and shown only now):")
     for email, role, password in users:
         print(f"  {role:<9} {email:<34} {password}")
+    print(f"\nThe demo's notification mails go to {demo_mail_destination(settings)}.")
     if serve_after:
         from selfcare.web.serve import serve
 

@@ -782,7 +782,7 @@ def approve(db: DbLike, actor: Any, order_id: int, comment: str | None = None) -
                 _audit(session, "approve", order, "pending_approval", "approved", actor,
                        f"steps={','.join(a.step.value for a in now_given[len(given):])}")
                 notifications.notify(session, _requester(session, order), "approved", order,
-                                     _msisdns(lines), comment)
+                                     _msisdns(lines), comment, actor=actor)
             else:
                 # a step given, another still open: the order row is touched under its guard,
                 # so a concurrent decision on the same round conflicts
@@ -826,7 +826,7 @@ def reject(db: DbLike, actor: Any, order_id: int, reason: str) -> OrderView:
                    at=at)
             _audit(session, "reject", order, "pending_approval", "rejected", actor)
             notifications.notify(session, _requester(session, order), "rejected", order,
-                                 _msisdns(lines), reason)
+                                 _msisdns(lines), reason, actor=actor)
             return _view(session, order, _lines_of(session, order.id), org, timeline=True)
     except IntegrityError:
         raise IllegalTransition(LineState.APPROVED, "reject") from None
@@ -1129,8 +1129,13 @@ def _finish_order(session: Session, order: OrderRecord, before: str, at: str) ->
         lines = _lines_of(session, order.id)
         reasons = "; ".join(sorted({line.failure_reason for line in lines
                                     if line.failure_reason}))
+        failed = [m for m, line in zip(_msisdns(lines), lines, strict=True)
+                  if line.state == "failed"]
+        effective = sorted({line.effective_on for line in lines if line.effective_on})
         notifications.notify(session, _requester(session, order), after, order,
-                             _msisdns(lines), reasons or None)
+                             _msisdns(lines), reasons or None,
+                             effective_on=effective[0] if effective else None,
+                             failed_lines=failed if after == "partially_completed" else ())
 
 
 def expire_due(db: DbLike, now: datetime) -> int:

@@ -24,7 +24,8 @@ from flask_login import current_user
 from selfcare import config, gate
 from selfcare.config import Settings, load_settings
 from selfcare.etl import lake as lake_files
-from selfcare.roles import ROLES, role_name
+from selfcare.roles import ROLES, TENANT_ROLES, role_name
+from selfcare.services import notifications
 from selfcare.web import auth, components
 from selfcare.web.callbacks import clientside_callback, protected_callback
 
@@ -35,6 +36,7 @@ PAGES = HERE / "pages"
 ASSETS = HERE / "assets"
 TEMPLATES = HERE / "templates"  # the login and error pages
 NAV_ID = "app-nav"
+NOTIFICATIONS_ID = "app-notifications"  # the top bar's "Notifications (N)" link
 PAGES_LOCATION = "_pages_location"  # the dcc.Location inside dash.page_container
 
 
@@ -143,6 +145,7 @@ def shell_layout(**_: Any) -> html.Div:
                         ],
                         className="who",
                     ),
+                    *_notifications_link(user),
                     # A full page load, not in-app navigation: the server must see the logout.
                     html.A("Sign out", href="/logout", className="btn btn-ghost"),
                 ],
@@ -156,6 +159,37 @@ def shell_layout(**_: Any) -> html.Div:
         id="app-shell",
         className="app",
     )
+
+
+def notifications_badge(count: int) -> tuple[str, str]:
+    """The top bar's notifications link: its text and its accessible label."""
+    label = "Notifications: " + ("none unread" if count == 0 else f"{count} unread")
+    return f"Notifications ({count})", label
+
+
+def _unread(user: Any) -> int:
+    try:
+        return notifications.unread_count(auth.app_db(), user)
+    except Exception:  # the count must never take the shell down (a database hiccup)
+        log.exception("notification count unavailable")
+        return 0
+
+
+def _notifications_link(user: Any) -> list[Any]:
+    """The unread count in the top bar, for the tenant profiles (the analyst gets none)."""
+    if user.role not in TENANT_ROLES:
+        return []
+    text, label = notifications_badge(_unread(user))
+    # An anchor (dcc.Link takes no aria-label): a full load also rebuilds the shell's count.
+    return [
+        html.A(
+            text,
+            href="/notifications",
+            id=NOTIFICATIONS_ID,
+            className="btn btn-ghost notifications-link",
+            **{"aria-label": label},
+        )
+    ]
 
 
 def default_period(periods: list[str], today: date | None = None) -> str | None:
@@ -234,6 +268,18 @@ def _register_callbacks(app: dash.Dash) -> None:
     )
     def update_period_from(end: str | None, start: str | None) -> Any:
         return end if start and end and start > end else no_update
+
+    @protected_callback(
+        Output(NOTIFICATIONS_ID, "children"),
+        Output(NOTIFICATIONS_ID, "aria-label"),
+        Input(PAGES_LOCATION, "pathname"),
+        prevent_initial_call=True,
+        app=app,
+        roles=TENANT_ROLES,
+    )
+    def update_notifications_count(_: str | None) -> tuple[str, str]:
+        # In-app navigation does not rebuild the shell: refresh the count on every page change.
+        return notifications_badge(_unread(current_user))
 
     clientside_callback(
         """
