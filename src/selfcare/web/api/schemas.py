@@ -117,7 +117,20 @@ class Line(ma.Schema):
     status = fields.String(allow_none=True)
     services = fields.List(fields.Nested(ServiceState), required=True)
     cug_id = fields.String(allow_none=True)
-    apns = fields.Raw(allow_none=True)
+    apns = fields.List(fields.String())
+
+
+class OrderSummary(ma.Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    state = fields.String(required=True)
+    action = fields.String()
+    created_at = fields.String(allow_none=True)
+
+
+class LineDetail(Line):
+    open_orders = fields.List(fields.Nested(OrderSummary))
+    past_orders = fields.List(fields.Nested(OrderSummary))
 
 
 class LinesPage(ma.Schema):
@@ -129,25 +142,32 @@ class OrderLine(ma.Schema):
     msisdn = fields.String(required=True)
     state = fields.String(required=True)
     operator_ref = fields.String(allow_none=True)
-    effective_on = fields.Raw(allow_none=True)
+    effective_on = fields.String(allow_none=True, metadata={"description": "ISO date"})
     failure_reason = fields.String(allow_none=True)
+    field = fields.String(allow_none=True, metadata={"description": "what the change is about"})
+    requested = fields.Raw(allow_none=True, metadata={"description": "the value asked for"})
+    in_effect = fields.Raw(
+        allow_none=True, metadata={"description": "the value in effect when it was asked"}
+    )
 
 
 class ApprovalOut(ma.Schema):
-    step = fields.String(allow_none=True)
-    approver_email = fields.String(allow_none=True)
-    decision = fields.String(allow_none=True)
+    step = fields.String(metadata={"description": "manager or finance"})
+    user_email = fields.String()
+    decision = fields.String(metadata={"description": "approved or rejected"})
     comment = fields.String(allow_none=True)
-    at = fields.Raw(allow_none=True)
+    at = fields.String()
+    round = fields.Integer()
 
 
 class EventOut(ma.Schema):
-    at = fields.Raw(allow_none=True)
+    at = fields.String()
     actor_email = fields.String(allow_none=True)
     event = fields.String()
     from_state = fields.String(allow_none=True)
     to_state = fields.String(allow_none=True)
     comment = fields.String(allow_none=True)
+    msisdn = fields.String(allow_none=True)
 
 
 class Order(ma.Schema):
@@ -155,17 +175,19 @@ class Order(ma.Schema):
     reference = fields.String(required=True)
     state = fields.String(required=True, metadata={"enum": list(ORDER_STATES)})
     action = fields.String()
-    params = fields.Dict(keys=fields.String(), values=fields.Raw())
-    reason = fields.String(allow_none=True)
+    params = fields.Dict(keys=fields.String(), values=fields.String())
+    reason = fields.String()
     requester_email = fields.String(allow_none=True)
     monthly_change = fields.String(allow_none=True, metadata={"description": "ZAR, to the cent"})
     once_off_change = fields.String(allow_none=True)
-    needs = fields.List(fields.String())
+    needs = fields.List(fields.String(), metadata={"description": "approval steps needed"})
+    open_steps = fields.List(fields.String(), metadata={"description": "steps still missing"})
+    round = fields.Integer()
     lines = fields.List(fields.Nested(OrderLine), required=True)
-    approvals = fields.List(fields.Raw())
+    approvals = fields.List(fields.Nested(ApprovalOut))
     timeline = fields.List(fields.Nested(EventOut))
-    created_at = fields.Raw(allow_none=True)
-    updated_at = fields.Raw(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
     allowed_actions = fields.List(
         fields.String(), metadata={"description": "what the caller may do next"}
     )

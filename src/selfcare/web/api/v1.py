@@ -17,9 +17,12 @@ from typing import Any
 from flask import abort, request
 from flask_login import current_user
 from flask_smorest import Blueprint
+from werkzeug.exceptions import HTTPException
 
+from selfcare.orders import OrderError
+from selfcare.services import ServiceError
 from selfcare.services import orders as order_service
-from selfcare.web.api import schemas
+from selfcare.web.api import errors, schemas
 from selfcare.web.auth.context import app_db
 
 blp = Blueprint(
@@ -31,6 +34,11 @@ blp = Blueprint(
 
 WRITE_SCOPE = "write"
 ERRORS = (400, 401, 403, 404, 409, 429)
+
+
+blp.register_error_handler(HTTPException, errors.http_error)
+blp.register_error_handler(OrderError, errors.order_error)
+blp.register_error_handler(ServiceError, errors.service_error)
 
 
 def actor() -> Any:
@@ -107,7 +115,7 @@ def list_lines(cursor: str | None, limit: int, search: str | None) -> Any:
 
 
 @blp.get("/lines/<string:msisdn>")
-@blp.response(200, schemas.Line)
+@blp.response(200, schemas.LineDetail)
 @_errors(401, 404)
 def get_line(msisdn: str) -> Any:
     """One line: plan, status, services (active, pending_add, pending_remove)."""
