@@ -30,6 +30,7 @@ from flask_login import LoginManager
 from selfcare.config import Settings
 from selfcare.roles import ROLES, TENANT_ROLES
 from selfcare.services import schema
+from selfcare.web.auth import csrf
 from selfcare.web.auth.callbacks import roles_required
 from selfcare.web.auth.context import (
     DATA_PREFIXES,
@@ -42,7 +43,6 @@ from selfcare.web.auth.context import (
     is_public_path,
     safe_next,
 )
-from selfcare.web.auth import csrf
 from selfcare.web.auth.errors import ERROR_TEXT, install_error_handlers
 from selfcare.web.auth.guard import (
     DEFAULT_LANDING,
