@@ -4,10 +4,9 @@ The shell is the Flask server (sign-in, the default-deny guard, security headers
 CSV exports) with one Dash app on it (`use_pages=True`, pages under `web/pages`). Its layout
 is a function evaluated per request: a top bar with the pages of the viewer's profile, who is
 signed in (email, tenant, profile) and a sign-out button (a POST form); a toolbar with the
-shared bill-period
-range and the "incl. VAT" toggle; and the page container. Page layouts are wrapped so that a page
-outside the viewer's profile renders nothing even when reached by in-app navigation (the guard
-already answers 403 when its URL is requested).
+shared bill-period range and the "incl. VAT" toggle; and the page container. Page layouts are
+wrapped so that a page outside the viewer's profile renders nothing even when reached by in-app
+navigation (the guard already answers 403 when its URL is requested).
 """
 
 from __future__ import annotations
