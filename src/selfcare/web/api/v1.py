@@ -17,6 +17,7 @@ from typing import Any
 from flask import abort, request
 from flask_login import current_user
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 from werkzeug.exceptions import HTTPException
 
 from selfcare.orders import OrderError
@@ -103,7 +104,7 @@ _TEXT = {
 
 
 @blp.get("/lines")
-@blp.arguments(schemas.LinesQuery, location="query", as_kwargs=True)
+@blp.arguments(schemas.LinesQuery, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, schemas.LinesPage)
 @_errors(400, 401)
 def list_lines(cursor: str | None, limit: int, search: str | None) -> Any:
@@ -140,7 +141,7 @@ def create_order(body: dict[str, Any]) -> Any:
 
 
 @blp.get("/orders")
-@blp.arguments(schemas.OrdersQuery, location="query", as_kwargs=True)
+@blp.arguments(schemas.OrdersQuery, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, schemas.OrdersPage)
 @_errors(400, 401)
 def list_orders(**query: Any) -> Any:
