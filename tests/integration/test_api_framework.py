@@ -251,3 +251,22 @@ def test_cli_tokens_create_takes_write(app, capsys, flag, scope):
     assert user is not None and user.token_scope == scope
     cli_main(["tokens", "--db", str(db), "list", "--email", email])
     assert scope in capsys.readouterr().out
+
+
+def test_too_many_writes_are_429_with_retry_after(app):
+    from selfcare.web.api.register import WRITE_LIMIT
+
+    limit = int(WRITE_LIMIT.split()[0])
+    c = app.test_client()
+    headers = bearer(app, "manager", scope="write")
+    answers = [c.post("/api/v1/orders", json={}, headers=headers).status_code
+               for _ in range(limit + 1)]
+    assert answers[:limit] == [400] * limit
+    body = assert_problem(c.post("/api/v1/orders", json={}, headers=headers), 429)
+    assert "too many" in body["detail"]
+    resp = c.post("/api/v1/orders", json={}, headers=headers)
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    # reads are not counted, and another user is not throttled
+    assert c.get("/api/v1/openapi.json", headers=headers).status_code == 200
+    other = bearer(app, "admin", scope="write")
+    assert c.post("/api/v1/orders", json={}, headers=other).status_code == 400

@@ -11,12 +11,17 @@ validation errors into problem details (`api.errors`).
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Flask
+from flask import Flask, Response
+from flask_limiter import RequestLimit
+from flask_login import current_user
 from flask_smorest import Api
 
 from selfcare.web.api import docs, schemas
+from selfcare.web.api.problems import problem
 from selfcare.web.api.v1 import blp
+from selfcare.web.auth.context import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,24 @@ SPEC_OPTIONS = {
 }
 
 
+# Writes per user (session or token owner) per minute: far above what a person or a sensible
+# script does, low enough that a runaway loop cannot flood the approvers with orders.
+WRITE_LIMIT = "120 per minute"
+
+
+def writer_key() -> str:
+    user = current_user
+    if user and getattr(user, "is_authenticated", False):
+        return f"api-writer:{user.id}"
+    return f"api-address:{client_ip()}"
+
+
+def throttled(limit: RequestLimit) -> Response:
+    resp = problem(429, f"too many writes ({limit.limit}); try again later")
+    resp.headers["Retry-After"] = str(max(1, int(limit.reset_at - time.time())))
+    return resp
+
+
 class PortalApi(Api):
     """flask-smorest's Api without its app-wide error handler (see the module docstring)."""
 
@@ -59,6 +82,11 @@ def init_api(server: Flask) -> PortalApi:
         server.config.setdefault(key, value)
     server.config.setdefault("API_SPEC_OPTIONS", SPEC_OPTIONS)
     api = PortalApi(server)
+    for limiter in server.extensions.get("limiter", ()):  # the one auth.init_auth installed
+        limiter.limit(
+            WRITE_LIMIT, key_func=writer_key, methods=["POST", "PUT", "PATCH", "DELETE"],
+            on_breach=throttled, scope="api-writes",
+        )(blp)
     api.register_blueprint(blp)
     server.register_blueprint(docs.bp)
     return api
