@@ -87,7 +87,7 @@ def test_login_form_escapes_the_echoed_email(app):
 def test_logout_is_audited_and_ends_the_session(app, settings):
     c = app.test_client()
     sign_in(c, ACCOUNTS["manager"])
-    resp = c.get("/logout")
+    resp = c.post("/logout")  # issue 13: sign-out is a POST (GET no longer signs out)
     assert resp.status_code in (302, 303) and resp.headers["Location"].endswith("/login")
     assert c.get("/_dash-layout").status_code == 401
     assert [r["email"] for r in audit_events(settings.db, "logout")] == ["manager@t1.test"]
@@ -113,7 +113,7 @@ def _replay(app, value):
 def test_cookie_captured_before_logout_is_refused_after_it(app):
     c, value = _captured_cookie(app, ACCOUNTS["admin"])
     assert _replay(app, value).status_code == 200
-    c.get("/logout")
+    c.post("/logout")  # issue 13: sign-out is a POST
     assert _replay(app, value).status_code == 401
 
 

@@ -63,7 +63,7 @@ def test_login_cookie_and_logout_over_http(base_url):
     assert "HttpOnly" in raw and "SameSite=Lax" in raw and "Secure" not in raw
     captured = s.cookies.get("selfcare_session")
     assert s.get(f"{base_url}/_dash-layout").status_code == 200
-    assert s.get(f"{base_url}/logout", allow_redirects=False).status_code == 303
+    assert s.post(f"{base_url}/logout", allow_redirects=False).status_code == 303  # issue 13
     replay = requests.get(
         f"{base_url}/_dash-layout", cookies={"selfcare_session": captured}, timeout=10
     )

@@ -57,7 +57,11 @@ def call(
                 for i, n in (revoke or {}).items()
             ],
         ],
-        "state": [{"id": page.NAME, "property": "value", "value": name}],
+        # the page's scope choice (issue 12), sent by the browser like every State
+        "state": [
+            {"id": page.NAME, "property": "value", "value": name},
+            {"id": "api-tokens-scope", "property": "value", "value": "read"},
+        ],
         "changedPropIds": [trigger] if trigger else [],
     }
     return client.post("/_dash-update-component", json=body)

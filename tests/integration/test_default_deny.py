@@ -30,6 +30,10 @@ SAMPLES = {
     "path": "overview",
     "report": "top_numbers",
     "filename": "selfcare.css",
+    # the JSON API's (issue 12)
+    "msisdn": "27820000001",
+    "order_id": "1",
+    "name": "swagger-ui.css",
 }
 DATA_POSTS = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies")
 PERIODS_CALL = {
@@ -76,7 +80,11 @@ def _assert_denied(resp, method: str, url: str) -> None:
         assert location.path == "/login", where
     else:
         assert resp.status_code in (401, 405), f"{where} answered {resp.status_code}"
-        if resp.status_code == 401:
+        if resp.status_code == 401 and url.startswith("/api/"):
+            # the JSON API answers RFC 9457 problem details (issue 12)
+            assert resp.mimetype == "application/problem+json", where
+            assert set(resp.json) == {"type", "title", "status", "detail"}, where
+        elif resp.status_code == 401:
             assert resp.is_json and set(resp.json) == {"error"}, where
 
 

@@ -116,15 +116,19 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
     db = _settings(args).database
     if args.action == "create":
-        token_id, secret = tokens.create_token(db, args.email, args.name)
-        print(f"token {token_id} for {args.email}: {secret}")
+        scope = tokens.WRITE if args.write else tokens.READ
+        token_id, secret = tokens.create_token(db, args.email, args.name, scope=scope)
+        print(f"token {token_id} ({scope}) for {args.email}: {secret}")
         print("This secret is shown once; use it as 'Authorization: Bearer <secret>'.")
     elif args.action == "list":
         rows = tokens.list_tokens(db, args.email)
         for t in rows:
             state = "revoked" if t.get("revoked_at") else "active"
             used = t.get("last_used_at") or "never"
-            print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {state}  last used {used}")
+            print(
+                f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {t['scope']:<5}  {state}  "
+                f"last used {used}"
+            )
     elif args.action == "revoke":
         tokens.revoke_token(db, args.email, args.token_id)
         print(f"revoked token {args.token_id}")
@@ -277,12 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--password-stdin", action="store_true", help="read one line from stdin")
     us.add_parser("list", help="list users")
 
-    t = add("tokens", cmd_tokens, "Manage personal read-only API tokens for the export API.")
+    t = add("tokens", cmd_tokens, "Manage personal API tokens (export API and /api/v1).")
     t.add_argument("--db", help="the portal database (default $SELFCARE_DB)")
     ts = t.add_subparsers(dest="action", required=True, metavar="ACTION")
     tc = ts.add_parser("create", help="create a token (the secret is shown once)")
     tc.add_argument("--email", required=True)
     tc.add_argument("--name", required=True, help="what the token is for")
+    tc.add_argument(
+        "--write",
+        action="store_true",
+        help="read and write: may also place, approve, reject and cancel orders (default: read)",
+    )
     tl = ts.add_parser("list", help="list a user's tokens")
     tl.add_argument("--email", required=True)
     tr = ts.add_parser("revoke", help="revoke a token")

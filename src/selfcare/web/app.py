@@ -3,10 +3,10 @@
 The shell is the Flask server (sign-in, the default-deny guard, security headers, `/healthz`, the
 CSV exports) with one Dash app on it (`use_pages=True`, pages under `web/pages`). Its layout
 is a function evaluated per request: a top bar with the pages of the viewer's profile, who is
-signed in (email, tenant, profile) and a sign-out link; a toolbar with the shared bill-period
-range and the "incl. VAT" toggle; and the page container. Page layouts are wrapped so that a page
-outside the viewer's profile renders nothing even when reached by in-app navigation (the guard
-already answers 403 when its URL is requested).
+signed in (email, tenant, profile) and a sign-out button (a POST form); a toolbar with the
+shared bill-period range and the "incl. VAT" toggle; and the page container. Page layouts are
+wrapped so that a page outside the viewer's profile renders nothing even when reached by in-app
+navigation (the guard already answers 403 when its URL is requested).
 """
 
 from __future__ import annotations
@@ -146,8 +146,14 @@ def shell_layout(**_: Any) -> html.Div:
                         className="who",
                     ),
                     *_notifications_link(user),
-                    # A full page load, not in-app navigation: the server must see the logout.
-                    html.A("Sign out", href="/logout", className="btn btn-ghost"),
+                    # A real form POST (a full page load the server sees); GET /logout signs
+                    # nobody out, so no link or image of another site can.
+                    html.Form(
+                        html.Button("Sign out", type="submit", className="btn btn-ghost"),
+                        method="POST",
+                        action="/logout",
+                        className="logout-form",
+                    ),
                 ],
                 className="app-user",
             ),
@@ -345,6 +351,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from selfcare.web import exports  # the CSV routes; their scope comes from the same sign-in
 
     server.register_blueprint(exports.bp)
+
+    from selfcare.web.api.register import init_api  # /api/v1, its OpenAPI document and docs
+
+    init_api(server)
 
     csp: dict[str, str] = {}
 

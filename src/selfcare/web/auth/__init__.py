@@ -7,6 +7,7 @@ anything added later. By concern:
 * `secret`: the session signing key (SELFCARE_SECRET_KEY or a generated 0600 file)
 * `login`: the login page and views, throttling of failures, the session and token loaders
 * `guard`: default deny, which pages a profile may open, where it lands
+* `csrf`: cross-site state-changing requests refused (Origin / Sec-Fetch-Site / Referer)
 * `callbacks`: `roles_required`, the re-check every Dash callback carries (row scope is the
   gate's job)
 * `headers`: CSP and the other security headers
@@ -29,6 +30,7 @@ from flask_login import LoginManager
 from selfcare.config import Settings
 from selfcare.roles import ROLES, TENANT_ROLES
 from selfcare.services import schema
+from selfcare.web.auth import csrf
 from selfcare.web.auth.callbacks import roles_required
 from selfcare.web.auth.context import (
     DATA_PREFIXES,
@@ -62,6 +64,7 @@ from selfcare.web.auth.login import (
     failed,
     login_page,
     login_view,
+    logout_page,
     logout_view,
     session_user,
     throttled,
@@ -100,6 +103,7 @@ __all__ = [
     "app_db",
     "app_settings",
     "content_security_policy",
+    "csrf",
     "guard",
     "init_auth",
     "install_error_handlers",
@@ -109,6 +113,7 @@ __all__ = [
     "landing_page",
     "login_page",
     "login_view",
+    "logout_page",
     "logout_view",
     "page_for_path",
     "pages_for",
@@ -164,7 +169,11 @@ def init_auth(server: Flask, settings: Settings) -> Limiter:
             scope=f"login-{key.__name__}",
         )(view)
     server.add_url_rule("/login", "login", view, methods=["GET", "POST"])
-    server.add_url_rule("/logout", "logout", logout_view, methods=["GET"])
+    # Signing out changes state: POST only (the shell's button); GET shows a page with that button.
+    server.add_url_rule("/logout", "logout", logout_view, methods=["POST"])
+    server.add_url_rule("/logout", "logout_page", logout_page, methods=["GET"])
+    # Before the guard: a cross-site POST is refused whoever it claims to be (login CSRF too).
+    server.before_request(csrf.protect)
     server.before_request(guard)
     install_error_handlers(server)
     return limiter

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
 from selfcare.config import Settings
+from selfcare.web.api.problems import is_api_path, problem
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 # Anonymous requests here get 401 JSON (a redirect would hand an HTML page to a script).
 DATA_PREFIXES = ("/_", "/export/", "/api/")
-TOKEN_PREFIXES = ("/export/",)
+# API tokens authenticate here only (read scope: GET; write scope: the API's writes too).
+TOKEN_PREFIXES = ("/export/", "/api/v1/")
 
 
 def app_settings() -> Settings:
@@ -56,6 +58,8 @@ def client_ip() -> str:
 
 
 def json_error(status: int, message: str) -> Response:
+    if is_api_path(request.path):
+        return problem(status, message)  # the JSON API answers RFC 9457 problem details
     resp = jsonify(error=message)
     resp.status_code = status
     return resp

@@ -5,7 +5,7 @@
   anonymous page requests a redirect to `/login?next=...`.
 * a page answers 403 unless the user's role is in the `roles=` it registered with
   (`dash.register_page(..., roles=(...))`); a page without `roles` is open to nobody.
-* API tokens are accepted on `/export/*` only.
+* API tokens are accepted on `/export/*` and `/api/v1/*` only.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def guard() -> Any:
         query = urlencode({"next": target}) if safe_next(target) and path != "/logout" else ""
         return redirect("/login" + ("?" + query if query else ""))
     if getattr(user, "via_token", False) and not path.startswith(TOKEN_PREFIXES):
-        return json_error(401, "API tokens are accepted on /export/ only")
+        return json_error(401, "API tokens are accepted on /export/ and /api/v1/ only")
     rule = request.url_rule
     if rule is None or rule.endpoint not in PAGE_ENDPOINTS:
         return None  # a Flask/Dash route: its own checks (exports, roles_required) apply

@@ -80,7 +80,16 @@ def login_view() -> Any:
     return redirect(nxt or "/", code=303)
 
 
+def logout_page() -> Any:
+    """GET /logout signs nobody out (a link or an image from another site could): it shows the
+    sign-out button, which POSTs from this origin."""
+    if not current_user.is_authenticated:
+        return redirect("/login")
+    return render_template("logout.html", email=current_user.email)
+
+
 def logout_view() -> Any:
+    """POST /logout (the shell's sign-out button; cross-site POSTs are refused by `csrf`)."""
     user = current_user
     if user.is_authenticated:
         # Moving the session version on ends this session and every other copy of its cookie.
@@ -96,7 +105,7 @@ def session_user(session_id: str) -> Any:
 
 
 def token_user(req: Any) -> Any:
-    """flask-login's request loader: API tokens, on export routes only."""
+    """flask-login's request loader: API tokens, on the export routes and the JSON API only."""
     if not req.path.startswith(TOKEN_PREFIXES):
         return None
     header = req.headers.get("Authorization", "")

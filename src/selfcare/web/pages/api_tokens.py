@@ -1,7 +1,9 @@
 """API tokens: every profile lists, creates and revokes its own personal tokens for the CSV export
-API (`Authorization: Bearer <secret>` on `/export/*`).
+API and the JSON API (`Authorization: Bearer <secret>` on `/export/*` and `/api/v1/*`).
 
-A token is read-only and acts only as its owner (the owner's profile and scope, re-read on every
+A token is read-only unless "read and write" is chosen when it is created (then it may also place,
+approve, reject and cancel orders through `/api/v1`, with exactly its owner's rights). It acts
+only as its owner (the owner's profile and scope, re-read on every
 use; a deactivated owner's tokens stop working). The secret is shown once, in the response to the
 create click, and never stored anywhere but as a hash. Every callback acts on the signed-in user's
 own tokens only; a token id of someone else is "no such token".
@@ -31,6 +33,7 @@ dash.register_page(
 )
 
 NAME = "api-tokens-name"
+SCOPE = "api-tokens-scope"
 CREATE = "api-tokens-create"
 CREATED = "api-tokens-created"
 TABLE = "api-tokens-table"
@@ -43,8 +46,9 @@ def layout(**_: Any) -> html.Div:
         [
             components.page_header(
                 "API tokens",
-                "Personal read-only tokens for the CSV export API. A token sees exactly what you "
-                "see, and stops working when you revoke it or your account is deactivated.",
+                "Personal tokens for the CSV export API and the JSON API (/api/v1). A token sees "
+                "exactly what you see, and stops working when you revoke it or your account is "
+                "deactivated.",
             ),
             components.card(
                 "Create a token",
@@ -57,6 +61,16 @@ def layout(**_: Any) -> html.Div:
                             maxLength=80,
                             className="input",
                             debounce=False,
+                        ),
+                        dcc.RadioItems(
+                            id=SCOPE,
+                            options=[
+                                {"label": " Read only", "value": tokens.READ},
+                                {"label": " Read and write (orders)", "value": tokens.WRITE},
+                            ],
+                            value=tokens.READ,
+                            inline=True,
+                            className="token-scope",
                         ),
                         html.Button("Create token", id=CREATE, className="btn btn-primary"),
                     ],
@@ -73,7 +87,9 @@ def layout(**_: Any) -> html.Div:
                 "Using a token",
                 html.Pre(
                     "curl -H 'Authorization: Bearer <secret>' \\\n"
-                    "  'https://<portal>/export/<report>.csv?from=2026-01&to=2026-03'",
+                    "  'https://<portal>/export/<report>.csv?from=2026-01&to=2026-03'\n"
+                    "curl -H 'Authorization: Bearer <secret>' 'https://<portal>/api/v1/lines'\n"
+                    "# the API's reference: /api/v1/docs (OpenAPI: /api/v1/openapi.json)",
                     className="code",
                 ),
             ),
@@ -85,7 +101,12 @@ def _table(rows: list[dict[str, Any]]) -> Any:
     if not rows:
         return components.empty_state("You have no API tokens yet.")
     head = html.Thead(
-        html.Tr([html.Th(h) for h in ("Name", "Token", "Created", "Last used", "Status", "")])
+        html.Tr(
+            [
+                html.Th(h)
+                for h in ("Name", "Token", "Scope", "Created", "Last used", "Status", "")
+            ]
+        )
     )
     body = []
     for t in rows:
@@ -95,6 +116,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
                 [
                     html.Td(t["name"]),
                     html.Td(html.Code(t["prefix"] + "…")),
+                    html.Td("read and write" if t.get("scope") == tokens.WRITE else "read only"),
                     html.Td(_day(t["created_at"])),
                     html.Td(_day(t.get("last_used_at")) or "never"),
                     html.Td(
@@ -130,9 +152,12 @@ def _day(ts: str | None) -> str:
     Input(CREATE, "n_clicks"),
     Input({"type": REVOKE, "index": ALL}, "n_clicks"),
     State(NAME, "value"),
+    State(SCOPE, "value"),
     roles=ROLES,
 )
-def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> tuple[Any, ...]:
+def update_tokens(
+    create_clicks: Any, revoke_clicks: Any, name: str | None, scope: str | None
+) -> tuple[Any, ...]:
     db = app_db()
     user_id = current_user.id  # the owner is always the signed-in user, never a browser value
     created: Any = no_update
@@ -141,7 +166,9 @@ def update_tokens(create_clicks: Any, revoke_clicks: Any, name: str | None) -> t
     trigger = ctx.triggered_id
     if trigger == CREATE and create_clicks:
         try:
-            token_id, secret = tokens.create_token(db, user_id, name or "")
+            # anything but an explicit "write" is read-only (the services refuse unknown scopes)
+            chosen = tokens.WRITE if scope == tokens.WRITE else tokens.READ
+            token_id, secret = tokens.create_token(db, user_id, name or "", scope=chosen)
         except ServiceError as e:
             message = components.error_state(str(e))
         else:

@@ -20,7 +20,8 @@ from selfcare.services import notifications
 from selfcare.web import components
 from selfcare.web.app import NOTIFICATIONS_ID as BADGE
 from selfcare.web.app import notifications_badge as badge_text
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -103,15 +104,15 @@ def notification_list(rows: list[notifications.NotificationView]) -> Any:
     return html.Ul(items, className="notifications", **{"aria-label": "Your notifications"})
 
 
-@dash.callback(
+@protected_callback(
     Output(LIST, "children"),
     Output(MESSAGE, "children"),
     Output(BADGE, "children", allow_duplicate=True),
     Output(BADGE, "aria-label", allow_duplicate=True),
     Input(MARK_ALL, "n_clicks"),
     prevent_initial_call="initial_duplicate",
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_notifications(mark_clicks: int | None) -> tuple[Any, ...]:
     db = app_db()
     user = current_user  # always the signed-in user's own notifications

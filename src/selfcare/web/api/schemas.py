@@ -1,0 +1,208 @@
+"""The API's marshmallow schemas: what a request may send and what an answer holds.
+
+Request schemas refuse unknown fields (a misspelt `reasn` is a 400 naming it, not silently
+ignored) and bound every string and list, so no input reaches the services unchecked in shape;
+the services check meaning (an unknown action, a foreign line). Answer schemas dump the services'
+frozen views (`OrderView`, `LineView`) as plain JSON; money is a decimal string to the cent.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+MSISDN = r"\A[0-9]{6,15}\Z"
+CODE = r"\A[a-z][a-z0-9_]{0,39}\Z"
+PARAM_KEY = r"\A[a-z][a-z0-9_]{0,39}\Z"
+MAX_LINES_PER_ORDER = 500
+MAX_PAGE = 200
+ORDER_STATES = (
+    "pending_approval",
+    "approved",
+    "submitted",
+    "in_progress",
+    "completed",
+    "partially_completed",
+    "failed",
+    "rejected",
+    "cancelled",
+    "expired",
+)
+SERVICE_STATES = ("active", "pending_add", "pending_remove")
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+class PageQuery(Strict):
+    cursor = fields.String(
+        load_default=None, validate=validate.Length(max=200), metadata={"description": "the "
+        "`next` value of the previous page"}
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class LinesQuery(PageQuery):
+    search = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100),
+        metadata={"description": "part of a number, an employee's name or a cost centre"},
+    )
+
+
+class OrdersQuery(PageQuery):
+    state = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
+    awaiting_me = fields.Boolean(
+        load_default=False, metadata={"description": "only orders waiting for my approval"}
+    )
+    mine = fields.Boolean(load_default=False, metadata={"description": "only my own requests"})
+    msisdn = fields.String(load_default=None, validate=validate.Regexp(MSISDN))
+    action = fields.String(load_default=None, validate=validate.Regexp(CODE))
+
+
+class OrderCreate(Strict):
+    action = fields.String(
+        required=True,
+        validate=validate.Regexp(CODE),
+        metadata={"description": "add_service, remove_service, change_plan, suspend_line, "
+                  "resume_line, cancel_line, new_line, sim_swap"},
+    )
+    msisdns = fields.List(
+        fields.String(validate=validate.Regexp(MSISDN)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LINES_PER_ORDER),
+    )
+    params = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(PARAM_KEY)),
+        values=fields.String(validate=validate.Length(max=200)),
+        load_default=dict,
+        validate=validate.Length(max=20),
+        metadata={"description": "the action's parameters, e.g. {\"service_code\": \"ROAM\"}"},
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class Approve(Strict):
+    comment = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class Reject(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+class ServiceState(ma.Schema):
+    code = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    state = fields.String(required=True, metadata={"enum": list(SERVICE_STATES)})
+
+
+class Line(ma.Schema):
+    msisdn = fields.String(required=True)
+    employee_id = fields.String(allow_none=True)
+    employee_name = fields.String(allow_none=True)
+    cost_centre_id = fields.String(allow_none=True)
+    cost_centre_name = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+    plan_code = fields.String(allow_none=True)
+    plan_name = fields.String(allow_none=True)
+    payment = fields.String(allow_none=True)
+    status = fields.String(allow_none=True)
+    services = fields.List(fields.Nested(ServiceState), required=True)
+    cug_id = fields.String(allow_none=True)
+    apns = fields.List(fields.String())
+
+
+class OrderSummary(ma.Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    state = fields.String(required=True)
+    action = fields.String()
+    created_at = fields.String(allow_none=True)
+
+
+class LineDetail(Line):
+    open_orders = fields.List(fields.Nested(OrderSummary))
+    past_orders = fields.List(fields.Nested(OrderSummary))
+
+
+class LinesPage(ma.Schema):
+    lines = fields.List(fields.Nested(Line), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class OrderLine(ma.Schema):
+    msisdn = fields.String(required=True)
+    state = fields.String(required=True)
+    operator_ref = fields.String(allow_none=True)
+    effective_on = fields.String(allow_none=True, metadata={"description": "ISO date"})
+    failure_reason = fields.String(allow_none=True)
+    field = fields.String(allow_none=True, metadata={"description": "what the change is about"})
+    requested = fields.Raw(allow_none=True, metadata={"description": "the value asked for"})
+    in_effect = fields.Raw(
+        allow_none=True, metadata={"description": "the value in effect when it was asked"}
+    )
+
+
+class ApprovalOut(ma.Schema):
+    step = fields.String(metadata={"description": "manager or finance"})
+    user_email = fields.String()
+    decision = fields.String(metadata={"description": "approved or rejected"})
+    comment = fields.String(allow_none=True)
+    at = fields.String()
+    round = fields.Integer()
+
+
+class EventOut(ma.Schema):
+    at = fields.String()
+    actor_email = fields.String(allow_none=True)
+    event = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+    msisdn = fields.String(allow_none=True)
+
+
+class Order(ma.Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    state = fields.String(required=True, metadata={"enum": list(ORDER_STATES)})
+    action = fields.String()
+    params = fields.Dict(keys=fields.String(), values=fields.String())
+    reason = fields.String()
+    requester_email = fields.String(allow_none=True)
+    monthly_change = fields.String(allow_none=True, metadata={"description": "ZAR, to the cent"})
+    once_off_change = fields.String(allow_none=True)
+    needs = fields.List(fields.String(), metadata={"description": "approval steps needed"})
+    open_steps = fields.List(fields.String(), metadata={"description": "steps still missing"})
+    round = fields.Integer()
+    lines = fields.List(fields.Nested(OrderLine), required=True)
+    approvals = fields.List(fields.Nested(ApprovalOut))
+    timeline = fields.List(fields.Nested(EventOut))
+    created_at = fields.String()
+    updated_at = fields.String()
+    allowed_actions = fields.List(
+        fields.String(), metadata={"description": "what the caller may do next"}
+    )
+
+
+class OrdersPage(ma.Schema):
+    orders = fields.List(fields.Nested(Order), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class Problem(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    field = fields.String(metadata={"description": "the offending input (400 only)"})
