@@ -55,7 +55,16 @@ def billing(estate) -> pd.DataFrame:
 
 def test_file_names_follow_the_contract(estate):
     names = sorted(p.name for p in estate.iterdir())
-    ref = ["accounts", "cost_centres", "employees", "lines", "plans", "tenants"]
+    ref = [
+        "accounts",
+        "cost_centres",
+        "employees",
+        "line_services",
+        "lines",
+        "plans",
+        "services",
+        "tenants",
+    ]
     expected = [f"{k}_2026-02-28.csv" for k in ref]
     expected += [f"cdr_{p}.csv" for p in PERIODS] + [f"billing_{p}.csv" for p in PERIODS]
     assert names == sorted(expected)

@@ -18,6 +18,23 @@ class Column:
     type: str = "VARCHAR"  # DuckDB type the loader casts to
     required: bool = True  # an empty value is a reject reason
     enum: tuple[str, ...] | None = None
+    # A value that must name a row of another reference kind (see Ref); None: no such rule.
+    ref: Ref | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A column's value must be the `column` of some snapshot row of reference kind `kind`.
+
+    `same_tenant`: the row must also be of the same tenant (the referring kind's tenant_id), e.g.
+    a line's service names a line of that tenant's line register. `noun` words the reason:
+    `service_code: unknown service 'X'`.
+    """
+
+    kind: str
+    column: str
+    noun: str
+    same_tenant: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,8 +49,10 @@ class Kind:
         return tuple(c.name for c in self.columns)
 
 
-def _c(name: str, type: str = "VARCHAR", required: bool = True, enum=None) -> Column:
-    return Column(name, type, required, tuple(enum) if enum else None)
+def _c(
+    name: str, type: str = "VARCHAR", required: bool = True, enum=None, ref: Ref | None = None
+) -> Column:
+    return Column(name, type, required, tuple(enum) if enum else None, ref)
 
 
 SERVICES = ("VOICE", "SMS", "MMS", "DATA")
@@ -43,6 +62,9 @@ CHARGE_TYPES = ("SUBSCRIPTION", "USAGE", "ONCE_OFF", "DISCOUNT", "VAS", "ADJUSTM
 PRODUCT_TYPES = ("VOICE", "DATA", "HYBRID")
 PAYMENTS = ("POSTPAID", "PREPAID")
 LINE_STATUSES = ("ACTIVE", "SUSPENDED", "CANCELLED")
+SERVICE_CATEGORIES = ("FEATURE", "BAR", "ADDON")
+# The payment types a service may be put on: a plan's payment type, or ANY for both.
+SERVICE_PAYMENTS = ("POSTPAID", "PREPAID", "ANY")
 VAT_RATE = "0.15"
 
 KINDS: dict[str, Kind] = {
@@ -113,6 +135,19 @@ KINDS: dict[str, Kind] = {
             fact=False,
         ),
         Kind(
+            "services",
+            (
+                _c("service_code"),
+                _c("name"),
+                _c("category", enum=SERVICE_CATEGORIES),
+                _c("payment", enum=SERVICE_PAYMENTS),
+                _c("monthly_fee", AMOUNT),
+                _c("once_off_fee", AMOUNT),
+            ),
+            key=("service_code",),
+            fact=False,
+        ),
+        Kind(
             "lines",
             (
                 _c("msisdn"),
@@ -127,6 +162,17 @@ KINDS: dict[str, Kind] = {
                 _c("apns", required=False),
             ),
             key=("msisdn",),
+            fact=False,
+        ),
+        Kind(
+            "line_services",
+            (
+                _c("msisdn", ref=Ref("lines", "msisdn", "line", same_tenant=True)),
+                _c("tenant_id"),
+                _c("service_code", ref=Ref("services", "service_code", "service")),
+                _c("activated_on", "DATE"),
+            ),
+            key=("msisdn", "service_code"),
             fact=False,
         ),
         Kind(

@@ -155,6 +155,14 @@ _REF_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("rate_roaming_voice", AMOUNT),
         ("rate_roaming_data_mb", AMOUNT),
     ],
+    "service": [
+        ("service_code", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("payment", "VARCHAR"),
+        ("monthly_fee", AMOUNT),
+        ("once_off_fee", AMOUNT),
+    ],
     "line": [
         ("msisdn", "VARCHAR"),
         ("tenant_id", "VARCHAR"),
@@ -167,6 +175,12 @@ _REF_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("cug_id", "VARCHAR"),
         ("apns", "VARCHAR[]"),
     ],
+    "line_service": [
+        ("msisdn", "VARCHAR"),
+        ("tenant_id", "VARCHAR"),
+        ("service_code", "VARCHAR"),
+        ("activated_on", "DATE"),
+    ],
 }
 
 # File kind (selfcare.contract) -> the table suffix of its snap_/dim_ tables.
@@ -176,7 +190,9 @@ REF_TABLE_OF_KIND = {
     "cost_centres": "cost_centre",
     "employees": "employee",
     "plans": "plan",
+    "services": "service",
     "lines": "line",
+    "line_services": "line_service",
 }
 
 TABLES: dict[str, list[tuple[str, str]]] = {}

@@ -6,7 +6,7 @@ DuckDB SELECT that reads a file with the pinned dialect and turns every row into
 a `reason` (NULL for a good row) naming the first fault, e.g. `charge: not a decimal: 'abc'`.
 `fast_ok` is a cheaper, stricter test of a good row for the loader's fast path: a row it passes
 would pass every check of `stage_select` with the same values. The rules come from
-selfcare.contract;
+selfcare.contract (types, required, enums and cross-references to other reference kinds);
 nothing here repeats its column lists.
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selfcare.contract import Column, Kind
+from selfcare.etl.lake import REF_TABLE_OF_KIND
 
 # The pinned dialect (never sniffed): RFC 4180, comma, double quote escaped by doubling.
 DELIM = ","
@@ -225,6 +226,36 @@ def _extra_checks(kind: Kind, v: dict[str, str]) -> list[tuple[str, str]]:
                 "timezone",
                 f"case when {v['timezone']} not in (select name from pg_timezone_names()) then "
                 f"{_lit('timezone: unknown time zone: ')} || {_shown(v['timezone'])} end",
+            )
+        )
+    out += _ref_checks(kind, v)
+    return out
+
+
+def _ref_checks(kind: Kind, v: dict[str, str]) -> list[tuple[str, str]]:
+    """The contract's cross-references (Column.ref): the value must be in some snapshot of the
+    referred kind (`snap_<x>`, the working state of the load: the snapshots loaded before this
+    file, which the load order puts first), and of the same tenant where the reference says so.
+    A row whose tenant is unknown is left to the tenant check, which names the real fault."""
+    out = []
+    for c in kind.columns:
+        if c.ref is None:
+            continue
+        x = v[c.name]
+        target = "snap_" + REF_TABLE_OF_KIND[c.ref.kind]
+        match = f"r.{_ident(c.ref.column)} = {x}"
+        guard = f"{x} is not null"
+        where = ""
+        if c.ref.same_tenant:
+            t = v["tenant_id"]
+            match += f" and r.tenant_id = {t}"
+            guard += f" and {t} in (select tenant_id from snap_tenant)"
+            where = f" || {_lit(' in tenant ')} || {_shown(t)}"
+        out.append(
+            (
+                f"ref:{c.name}",
+                f"case when {guard} and not exists (select 1 from {target} as r where {match}) "
+                f"then {_lit(f'{c.name}: unknown {c.ref.noun} ')} || {_shown(x)}{where} end",
             )
         )
     return out

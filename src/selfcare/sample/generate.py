@@ -1,9 +1,11 @@
 """`selfcare generate`: a realistic, deterministic drop folder of operator exports (demo estate).
 
-Writes every file kind of the input contract (etl/contract.py) for a few tenants of different
-industries: reference snapshots as of the last day of the last month, and one cdr/billing file per
-bill period. Every CDR is rated by the tariff model (etl/tariff.py) and every invoice's USAGE line
-is the sum of its line-month's CDR charges, so the later analyses can be checked to the cent.
+Writes every file kind of the input contract (selfcare.contract) for a few tenants of different
+industries: reference snapshots as of the last day of the last month (the service catalogue and
+each line's services among them), and one cdr/billing file per bill period. The CDRs obey the
+lines' services (roaming, international dialling, premium barring). Every CDR is rated by the
+tariff model (selfcare.contract.tariff) and every invoice's USAGE line is the sum of its
+line-month's CDR charges, so the later analyses can be checked to the cent.
 
 Speed matters (the demo is ~2.5 M CDRs): the estate (people, lines, plans) is built in Python, the
 events of a month are drawn, rated, formatted and written with numpy/pyarrow, never per event.
@@ -108,6 +110,51 @@ DATA_PLANS = ("PP-DATA1G", "PP-DATA5G", "BD-5G", "BD-20G", "BD-50G")
 PAYMENT_PLANS = {
     pay: tuple(p.plan_code for p in PLANS if p.payment == pay) for pay in ("PREPAID", "POSTPAID")
 }
+
+# --- the service catalogue ------------------------------------------------------------------------
+# code, name, category, payment (a plan's payment type or ANY), monthly fee, once-off fee; ZAR excl.
+# VAT. Shaped like a South African operator's business catalogue: network features (most free),
+# bars a company puts on its lines, and paid add-ons. The three value-added services the invoices
+# carry (VAS) are here by the same names, so a line billed for one has it.
+SERVICE_ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("CLIP", "Caller line identity presentation", "FEATURE", "ANY", "0.0000", "0.0000"),
+    ("CLIR", "Caller line identity restriction (number withheld)", "FEATURE", "POSTPAID",
+     "5.0000", "0.0000"),
+    ("VM", "Voicemail", "FEATURE", "ANY", "0.0000", "0.0000"),
+    ("VM-VISUAL", "Visual voicemail", "FEATURE", "POSTPAID", "15.0000", "0.0000"),
+    ("CFWD", "Call forwarding", "FEATURE", "ANY", "0.0000", "0.0000"),
+    ("CONF", "Conference calling (6 parties)", "FEATURE", "POSTPAID", "25.0000", "0.0000"),
+    ("IDD", "International dialling", "FEATURE", "ANY", "0.0000", "0.0000"),
+    ("ROAM", "International roaming", "FEATURE", "POSTPAID", "0.0000", "0.0000"),
+    ("ROAM-PP", "Prepaid roaming", "FEATURE", "PREPAID", "0.0000", "0.0000"),
+    ("BAR-PREM", "Premium-rated services barred", "BAR", "ANY", "0.0000", "0.0000"),
+    ("BAR-INTL", "International calls barred", "BAR", "ANY", "0.0000", "0.0000"),
+    ("BAR-ROAM", "Roaming barred", "BAR", "ANY", "0.0000", "0.0000"),
+    ("BAR-ADULT", "Adult content barred", "BAR", "ANY", "0.0000", "0.0000"),
+    ("DATA-1G", "Data add-on 1 GB", "ADDON", "POSTPAID", "99.0000", "0.0000"),
+    ("DATA-5G", "Data add-on 5 GB", "ADDON", "POSTPAID", "299.0000", "0.0000"),
+    ("DATA-10G", "Data add-on 10 GB", "ADDON", "POSTPAID", "449.0000", "0.0000"),
+    ("ROAM-DATA-1G", "Roaming data pass 1 GB", "ADDON", "POSTPAID", "0.0000", "399.0000"),
+    ("INTL-100", "International minutes 100", "ADDON", "POSTPAID", "99.0000", "0.0000"),
+    ("PP-DATA-500M", "Prepaid data top-up 500 MB a month", "ADDON", "PREPAID", "49.0000",
+     "0.0000"),
+    ("PP-SOCIAL-1G", "Prepaid social media bundle 1 GB", "ADDON", "PREPAID", "29.0000", "0.0000"),
+    ("INSURE", "Device insurance", "ADDON", "ANY", "59.0000", "0.0000"),
+    ("TUNE", "Caller tune, music", "ADDON", "ANY", "29.0000", "0.0000"),
+    ("BACKUP-50G", "Cloud backup 50 GB", "ADDON", "ANY", "45.0000", "0.0000"),
+)  # fmt: skip
+SERVICE_ORDER = {r[0]: i for i, r in enumerate(SERVICE_ROWS)}
+# The invoices' VAS amounts (Estate.vas) and the service each one is.
+VAS_SERVICE = {590000: "INSURE", 290000: "TUNE", 450000: "BACKUP-50G"}
+# Services that shape the generated usage or invoices (international calls, roaming, premium
+# calls, VAS lines): they are on the line before its first usage of the period, so the CDRs and
+# invoices agree with the snapshot in every month. Defaults come with the line itself.
+_DEFAULT_SERVICES = ("CLIP", "VM", "BAR-PREM", "BAR-ADULT")
+_SHAPING_SERVICES = ("IDD", "BAR-INTL", "ROAM", "ROAM-PP", "BAR-ROAM", "INSURE", "TUNE",
+                     "BACKUP-50G")  # fmt: skip
+# A line with roaming travels in this share of months (about 1.2 % of all lines a month).
+TRIP_P = 0.04
+
 
 # --- the companies --------------------------------------------------------------------------------
 # name, industry, e-mail domain, divisions (each: name, departments)
@@ -369,6 +416,12 @@ class Estate:
     vas: np.ndarray  # monthly VAS amount in 1e-4 ZAR (0: none)
     tenant_lines: list[tuple[int, int]]  # registered line index range per tenant
     contacts: list[dict]
+    # Set by assign_services: each line's (service code, activation epoch day), and what of it
+    # month_events obeys (international dialling, roaming, premium-rated services barred).
+    services: list[list[tuple[str, int]]] = field(default_factory=list)
+    idd: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    roams: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    bar_premium: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 # Month-to-month variation of a line's usage around its mean, as 3-point Gauss-Hermite nodes of
@@ -686,6 +739,89 @@ def build_estate(rng: np.random.Generator, tenants: int, lines: int, first_day: 
     )
 
 
+def assign_services(rng: np.random.Generator, est: Estate, first_day: int, last_day: int,
+                    roamer: int | None = None) -> None:  # fmt: skip
+    """Give every line (unknown ones too: their usage obeys the same network) its services.
+
+    A business mix: phones get caller identity and voicemail, most have premium-rated services
+    barred, many dial internationally (the others are often barred from it), travellers have
+    roaming; data add-ons sized by the line's data use; prepaid lines get the prepaid variants
+    (PREPAID-only services only on prepaid lines, POSTPAID-only only on postpaid ones); the
+    invoices' VAS as their services. `roamer` (the bill-shock line) always has roaming.
+    Activation dates lie between the line's activation and the snapshot date (its cancellation
+    for a cancelled line, which keeps the services it had); see _SHAPING_SERVICES.
+    """
+    n = len(est.msisdn)
+    est.idd = np.zeros(n, bool)
+    est.roams = np.zeros(n, bool)
+    est.bar_premium = np.zeros(n, bool)
+    est.services = []
+    for i in range(n):
+        kind = int(est.kind[i])
+        postpaid = PLANS[est.plan[i]].payment == "POSTPAID"
+        phone = kind != 1  # data SIMs make no calls
+        # A fixed number of draws per line: each line's services do not shift the next line's.
+        u = rng.random(17)
+        ud = rng.random(16)  # activation dates, one per service at most
+        have: list[str] = []
+        if phone:
+            if u[0] < 0.97:
+                have.append("CLIP")
+            if u[1] < (0.5 if kind == 2 else 0.88):
+                have.append("VM")
+                if postpaid and u[2] < 0.12:
+                    have.append("VM-VISUAL")
+            if postpaid and u[3] < 0.03:
+                have.append("CLIR")
+            if u[4] < 0.18:
+                have.append("CFWD")
+            if postpaid and kind == 0 and u[5] < 0.05:
+                have.append("CONF")
+            idd_p = 0.15 if kind == 2 else (0.6 if postpaid else 0.3)
+            if u[6] < idd_p:
+                have.append("IDD")
+                if postpaid and u[7] < 0.1:
+                    have.append("INTL-100")
+            elif u[8] < 0.6:
+                have.append("BAR-INTL")
+        roam_p = 0.0 if kind == 2 else (0.2 if kind == 1 else (0.35 if postpaid else 0.15))
+        if u[9] < roam_p or i == roamer:
+            have.append("ROAM" if postpaid else "ROAM-PP")
+            if postpaid and u[10] < 0.2:
+                have.append("ROAM-DATA-1G")
+        elif u[11] < 0.3:
+            have.append("BAR-ROAM")
+        if u[12] < 0.7:
+            have.append("BAR-PREM")
+        if u[13] < 0.35:
+            have.append("BAR-ADULT")
+        di = float(est.data_int[i])
+        if postpaid and u[14] < 0.16:
+            have.append("DATA-1G" if di < 1.0 else ("DATA-5G" if di < 2.0 else "DATA-10G"))
+        if not postpaid and u[15] < 0.3:
+            have.append("PP-DATA-500M")
+        if not postpaid and phone and u[16] < 0.2:
+            have.append("PP-SOCIAL-1G")
+        if est.vas[i]:
+            have.append(VAS_SERVICE[int(est.vas[i])])
+
+        line_on = int(est.activated[i])
+        until = int(est.cancelled[i]) if est.cancelled[i] >= 0 else last_day
+        shaping_until = max(line_on, min(first_day - 1, until))
+        dated = []
+        for j, code in enumerate(sorted(have, key=SERVICE_ORDER.__getitem__)):
+            if code in _DEFAULT_SERVICES:
+                day = line_on
+            else:
+                hi = shaping_until if code in _SHAPING_SERVICES else max(line_on, until)
+                day = line_on + int(ud[j] * (hi - line_on + 1))
+            dated.append((code, min(day, max(line_on, until))))
+        est.services.append(dated)
+        est.idd[i] = "IDD" in have
+        est.roams[i] = "ROAM" in have or "ROAM-PP" in have
+        est.bar_premium[i] = "BAR-PREM" in have
+
+
 # --- usage of one month ---------------------------------------------------------------------------
 
 
@@ -729,7 +865,10 @@ def month_events(rng: np.random.Generator, est: Estate, k: int, d0: int, d1: int
     trip_from = np.full(n_lines, -1, np.int64)
     trip_to = np.full(n_lines, -1, np.int64)
     trip_cty = np.full(n_lines, -1, np.int64)
-    travellers = np.flatnonzero((rng.random(n_lines) < 0.012) & (est.kind != 2) & (hi > lo))
+    # Only lines with roaming travel (the network refuses the others abroad).
+    travellers = np.flatnonzero(
+        (rng.random(n_lines) < TRIP_P) & est.roams & (est.kind != 2) & (hi > lo)
+    )
     if shock is not None and shock[0] == k:
         travellers = np.union1d(travellers, [shock[1]])
     for i in travellers:
@@ -765,8 +904,11 @@ def month_events(rng: np.random.Generator, est: Estate, k: int, d0: int, d1: int
     # Toll-free, premium and international numbers only on outgoing calls and messages.
     intra = talk & (r < 0.17)
     to_tollfree = talk & mo & (r >= 0.17) & (r < 0.18) & (svc == SVC_VOICE)
-    to_premium = talk & mo & (r >= 0.18) & (r < 0.184) & (svc != SVC_MMS)
-    to_intl = talk & (r >= 0.184) & (r < 0.214)
+    # A line barred from premium-rated services makes no such call or message, and only a line
+    # with international dialling calls abroad (calls from abroad reach every line): those draws
+    # go to the contact book instead.
+    to_premium = talk & mo & (r >= 0.18) & (r < 0.184) & (svc != SVC_MMS) & ~est.bar_premium[line]
+    to_intl = talk & (r >= 0.184) & (r < 0.214) & (~mo | est.idd[line])
     book = talk & ~(intra | to_tollfree | to_premium | to_intl)
     # Intra-tenant: any registered line of the same tenant (ONNET).
     tl = np.array(est.tenant_lines, np.int64)
@@ -927,6 +1069,21 @@ def generate(
     shock = None
     if len(prim):
         shock = (max(0, months - 2), int(prim[np.argmax(est.voice_int[prim])]))
+
+    # The services of every line (its own stream: the estate above does not change), then the
+    # catalogue and the registered lines' services as snapshots of the same date.
+    assign_services(np.random.default_rng([seed, 3]), est, bounds[0], bounds[-1] - 1,
+                    shock[1] if shock else None)  # fmt: skip
+    files["services" + sfx] = _write_rows(
+        out / ("services" + sfx), KINDS["services"].column_names, SERVICE_ROWS
+    )
+    files["line_services" + sfx] = _write_rows(
+        out / ("line_services" + sfx), KINDS["line_services"].column_names,
+        [(
+            str(est.msisdn[i]), est.tenants[est.tenant[i]].tenant_id, code,
+            _date_of(day).isoformat(),
+        ) for i in reg for code, day in est.services[i]],
+    )  # fmt: skip
 
     fact_sfx = ".csv.gz" if gzip else ".csv"
     show = sys.stderr.isatty() if progress is None else progress
