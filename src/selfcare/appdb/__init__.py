@@ -5,7 +5,19 @@ Only `selfcare.services` uses this package; pages, the JSON API and the CLI call
 
 from selfcare.appdb.database import Database, database, forget, resolve_url, sqlite_url
 from selfcare.appdb.migrate import HEAD, SchemaError, current, status, upgrade
-from selfcare.appdb.models import ApiTokenRecord, AuditRecord, Base, UserRecord
+from selfcare.appdb.models import (
+    ApiTokenRecord,
+    AuditRecord,
+    Base,
+    MailOutboxRecord,
+    NotificationRecord,
+    OrderApprovalRecord,
+    OrderEventRecord,
+    OrderLineRecord,
+    OrderRecord,
+    TenantSettingsRecord,
+    UserRecord,
+)
 
 __all__ = [
     "HEAD",
@@ -13,7 +25,14 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Database",
+    "MailOutboxRecord",
+    "NotificationRecord",
+    "OrderApprovalRecord",
+    "OrderEventRecord",
+    "OrderLineRecord",
+    "OrderRecord",
     "SchemaError",
+    "TenantSettingsRecord",
     "UserRecord",
     "current",
     "database",

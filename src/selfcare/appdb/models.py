@@ -1,4 +1,5 @@
-"""The portal's tables: users, the audit log and personal API tokens (SQLAlchemy 2 declarative).
+"""The portal's tables: users, the audit log, personal API tokens, and orders with their
+lines, approvals, timeline, notifications and mails (SQLAlchemy 2 declarative).
 
 Table and column names are those of release 0.1.0's SQLite store, so a database it wrote is
 adopted as is (migration 0001). Timestamps stay ISO-8601 text in UTC, as that release wrote them.
@@ -8,7 +9,20 @@ before.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, MetaData, Text
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Names for constraints, so migrations on every backend can refer to them.
@@ -73,3 +87,186 @@ class ApiTokenRecord(Base):
     revoked_at: Mapped[str | None] = mapped_column(Text)
     # 0002: what the token may do; every token before it was read-only.
     scope: Mapped[str] = mapped_column(Text, default="read", server_default="read")
+
+
+# --- orders (issue 12, migration 0003) ---------------------------------------------------------
+
+
+class Money(TypeDecorator):
+    """An exact amount in rand, to the cent: stored as its decimal text ("-12.50") on every
+    backend, so SQLite (which has no decimal type) keeps it exact; read back as a Decimal."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        return None if value is None else Decimal(value)
+
+
+class OrderRecord(Base):
+    """One order: an action with parameters on one or more lines, requested by a portal user.
+
+    `state` is the overall state (lifecycle.order_state of its lines), kept up to date by every
+    transition for filtering; the per-line truth is order_lines.state. `round` counts approval
+    rounds: an edit before approval starts a new one (approvals of older rounds no longer
+    count). `restarted_at` is when the order was placed or last edited (the expiry clock).
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("orders_tenant_state", "tenant_id", "state"),
+        Index("orders_requester", "requester_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(Text, unique=True)
+    tenant_id: Mapped[str] = mapped_column(Text)
+    requester_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    requester_email: Mapped[str] = mapped_column(Text)
+    requester_employee_id: Mapped[str | None] = mapped_column(Text)
+    requester_role: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    monthly_change: Mapped[Decimal] = mapped_column(Money)
+    once_off_change: Mapped[Decimal] = mapped_column(Money)
+    # The approval steps this order needs (policy.required_approvals), comma-separated.
+    needs: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The employee the order waits for (policy.notify_approver; None: the Administrators).
+    waits_for_employee_id: Mapped[str | None] = mapped_column(Text)
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    state: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(Text)
+    restarted_at: Mapped[str] = mapped_column(Text)
+
+
+class OrderLineRecord(Base):
+    """One line of an order, with its own state (one line can fail while the others complete).
+
+    `idempotency_key` is fixed when the order is created and never changes: the worker submits
+    with it, and a resubmission after a crash carries the same key. `submitting_since` is the
+    worker's claim (set in the transaction before `adapter.submit`, cleared with the ack).
+    `requested` and `in_effect` are the action's Change (value asked for, value in effect when
+    asked); `facts` the LineFacts the action needs, as they were when the order was placed.
+    """
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        Index("order_lines_order", "order_id"),
+        Index("order_lines_msisdn", "msisdn"),
+        Index("order_lines_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("orders.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    msisdn: Mapped[str | None] = mapped_column(Text)
+    employee_id: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
+    change_field: Mapped[str] = mapped_column(Text)
+    requested: Mapped[Any] = mapped_column(JSON, nullable=True)
+    in_effect: Mapped[Any] = mapped_column(JSON, nullable=True)
+    facts: Mapped[dict | None] = mapped_column(JSON)
+    operator_ref: Mapped[str | None] = mapped_column(Text)
+    submitting_since: Mapped[str | None] = mapped_column(Text)
+    submit_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    submitted_at: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[str | None] = mapped_column(Text)
+    effective_on: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    # For new_line: the number the operator gave.
+    new_msisdn: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(Text)
+
+
+class OrderApprovalRecord(Base):
+    """A decision on an order: an approval of one step, or a rejection, in one approval round."""
+
+    __tablename__ = "order_approvals"
+    __table_args__ = (
+        Index("order_approvals_order", "order_id"),
+        UniqueConstraint("order_id", "round", "step", name="uq_order_approvals_step"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("orders.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(Text)  # manager | finance | reject
+    decision: Mapped[str] = mapped_column(Text)  # approved | rejected
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    user_email: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(Text)
+
+
+class OrderEventRecord(Base):
+    """The order's timeline: who did what, when, with which comment (line_id: a line's own)."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("order_events_order", "order_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("orders.id"))
+    line_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("order_lines.id"))
+    at: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_email: Mapped[str | None] = mapped_column(Text)  # None: the system or the operator
+    event: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class TenantSettingsRecord(Base):
+    """A tenant's approval settings (no row: the defaults)."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    finance_threshold: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class NotificationRecord(Base):
+    """An in-app notification for one user (waiting for your approval, approved, ...)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("notifications_user", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    tenant_id: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[str | None] = mapped_column(Text)
+
+
+class MailOutboxRecord(Base):
+    """A mail to send, written in the transaction of the state change it tells of; the sender
+    (services.mail) delivers it, retrying with backoff: a mail failure never loses the change."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("mail_outbox_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))
+    recipient: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders.id"))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
