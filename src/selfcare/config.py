@@ -88,3 +88,46 @@ def pause_point() -> str:
 def pause_seconds() -> float:
     """SELFCARE_TEST_PAUSE_SECONDS: how long it sleeps there (tests only)."""
     return float(os.environ.get(PAUSE_SECONDS, "60"))
+
+
+# --- provisioning and the worker (issue 12) -----------------------------------------------------
+# SELFCARE_PROVISIONING picks the adapter that carries approved orders to the operator;
+# SELFCARE_WORKER=0 keeps `selfcare serve` / `selfcare demo` from starting the worker in-process
+# (run `selfcare worker` separately then). The simulated operator keeps its state in a file
+# beside the portal's SQLite database; the outbox's folders default to beside it too.
+
+DEFAULT_PROVISIONING = "simulated"
+DEFAULT_PROVISIONING_DELAY = 5.0  # seconds until the simulated operator completes an order
+DEFAULT_WORKER_INTERVAL = 2.0  # seconds between two rounds of the worker
+
+
+@dataclass(frozen=True)
+class ProvisioningSettings:
+    adapter: str  # simulated | outbox
+    delay: float  # simulated: seconds until an order completes (in progress at half of it)
+    outbox_dir: Path | None  # outbox: where order sheets go (None: `outbox/` beside the db)
+    inbox_dir: Path | None  # outbox: where the operator's answers arrive (None: `inbox/`)
+    worker: bool  # start the worker in-process with serve/demo
+    interval: float  # seconds between worker rounds
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def provisioning_settings() -> ProvisioningSettings:
+    """SELFCARE_PROVISIONING, _PROVISIONING_DELAY, SELFCARE_OUTBOX_DIR, SELFCARE_INBOX_DIR,
+    SELFCARE_WORKER, SELFCARE_WORKER_INTERVAL."""
+    env = os.environ
+    outbox = env.get("SELFCARE_OUTBOX_DIR") or None
+    inbox = env.get("SELFCARE_INBOX_DIR") or None
+    return ProvisioningSettings(
+        adapter=(env.get("SELFCARE_PROVISIONING") or DEFAULT_PROVISIONING).strip().lower(),
+        delay=float(env.get("SELFCARE_PROVISIONING_DELAY") or DEFAULT_PROVISIONING_DELAY),
+        outbox_dir=Path(outbox) if outbox else None,
+        inbox_dir=Path(inbox) if inbox else None,
+        worker=_flag(env.get("SELFCARE_WORKER"), True),
+        interval=float(env.get("SELFCARE_WORKER_INTERVAL") or DEFAULT_WORKER_INTERVAL),
+    )

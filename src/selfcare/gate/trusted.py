@@ -1,10 +1,14 @@
 """Trusted, operator-side questions: the gate's entry point for callers that are not a viewer.
 
-`selfcare demo` picks its demo users from the loaded HR feed and summarises a load's rejects; those
-questions read across the whole lake, so no viewer's scope applies. They are named SQL files in
+`selfcare demo` picks its demo users from the loaded HR feed and summarises a load's rejects; the
+order services read a tenant's HR chain, line register, line services and the operator's
+catalogue (namespace `estate`), which the rules need beyond the viewer's own lines (the manager
+above a requester, the lines of an order one approves); those questions are not bound to a
+viewer's scope. They are named SQL files in
 the `demo` namespace, run through the gate's engine like every other query, but only from here:
-nothing in the portal imports this module (an import contract in pyproject.toml), so no web
-callback or export can reach it.
+nothing in the portal imports this module directly (an import contract in pyproject.toml; only
+`selfcare.services.estate` may reach it from below the web), so no web callback or export can run
+these queries with parameters of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from selfcare import queries
 from selfcare.gate import GateError, NotAllowed, _internal, lake_path
 
 # The namespaces a trusted caller may run (`scope` stays the gate's own).
-TRUSTED_NAMESPACES = frozenset({"demo"})
+# `estate`: the facts the order rules need (services/estate.py), derived on the server from the
+# signed-in user's tenant, never from a request's parameters.
+TRUSTED_NAMESPACES = frozenset({"demo", "estate"})
 
 
 def run(name: str, lake: Path | None = None, **params: Any) -> pd.DataFrame:
