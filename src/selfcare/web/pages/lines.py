@@ -204,8 +204,15 @@ def update_discrepancies(_: Any) -> Any:
             "None: every completed order is reflected in the operator's newest snapshot."
         )
     return components.simple_table(
-        ("Order", "Line", "Change", "Completed", "Snapshot says"), discrepancy_rows(found)
+        ("Order", "Line", "Field", "Order set", "Completed", "Snapshot says"),
+        discrepancy_rows(found),
     )
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(sorted(str(v) for v in value)) or "none"
+    return "–" if value is None else str(value)
 
 
 def discrepancy_rows(found: list[Any]) -> list[list[Any]]:
@@ -215,9 +222,10 @@ def discrepancy_rows(found: list[Any]) -> list[list[Any]]:
             [
                 dcc.Link(str(d.reference), href=f"/requests/{d.order_id}"),
                 dcc.Link(d.msisdn, href=line_href(d.msisdn)),
-                str(d.expected),
-                str(d.completed_at or "")[:16].replace("T", " "),
-                str(d.observed),
+                str(d.field).replace("_", " "),
+                _shown(d.expected),
+                components.when(d.completed_at),
+                f"{_shown(d.snapshot)} (snapshot of {d.snapshot_as_of})",
             ]
         )
     return rows
