@@ -193,3 +193,81 @@ def empty_figure() -> go.Figure:
         xaxis={"visible": False}, yaxis={"visible": False}, height=200, template="plotly_white"
     )
     return figure
+
+
+# --- orders and lines (the Lines, Requests and order pages) ----------------------------------
+
+STATE_NAMES = {
+    "pending_approval": "Waiting for approval",
+    "approved": "Approved",
+    "submitted": "Submitted",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "failed": "Failed",
+    "partially_completed": "Partly completed",
+    "rejected": "Rejected",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+    # a line's services
+    "active": "Active",
+    "pending_add": "Being added",
+    "pending_remove": "Being removed",
+}
+_GOOD_STATES = frozenset({"completed", "active", "approved"})
+
+
+def state_name(state: Any) -> str:
+    """The words people read for an order, line or service state code."""
+    return STATE_NAMES.get(str(state), str(state).replace("_", " ").capitalize())
+
+
+def state_badge(state: Any) -> html.Span:
+    """A state as a small coloured label; `data-state` keeps the code for tests and styling."""
+    cls = "badge badge-ok" if str(state) in _GOOD_STATES else "badge badge-muted"
+    return html.Span(state_name(state), className=cls, **{"data-state": str(state)})
+
+
+def money_change(amount: Any) -> str:
+    """A cost change: '+R 29.00', '-R 10.00', 'R 0.00' (en dash when unknown)."""
+    value = _decimal(amount)
+    if value is None:
+        return "–"
+    text = money(value)
+    return "+" + text if value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) > 0 else text
+
+
+def simple_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], id: str | None = None
+) -> html.Table:
+    """A plain HTML table (cells may hold links and badges); for short, server-paged lists."""
+    kwargs = {"id": id} if id else {}
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in headers])),
+            html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows]),
+        ],
+        className="table",
+        **kwargs,
+    )
+
+
+ACTION_NAMES = {
+    "add_service": "Add a service",
+    "remove_service": "Remove a service",
+    "change_plan": "Change the plan",
+    "suspend_line": "Suspend the line",
+    "resume_line": "Resume the line",
+    "cancel_line": "Cancel the line",
+    "new_line": "New line",
+    "sim_swap": "Swap the SIM",
+}
+
+
+def action_name(code: Any) -> str:
+    """The words people read for an order's action code."""
+    return ACTION_NAMES.get(str(code), str(code).replace("_", " ").capitalize())
+
+
+def when(ts: Any) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM' (UTC, as stored); empty when missing."""
+    return str(ts or "").replace("T", " ")[:16]

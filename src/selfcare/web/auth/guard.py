@@ -32,8 +32,13 @@ PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})  # Dash's index and catch-all 
 
 
 def pages_for(role: str) -> list[dict[str, Any]]:
-    """The registered pages a role may open, in menu order."""
-    pages = [p for p in dash.page_registry.values() if role in (p.get("roles") or ())]
+    """The registered pages a role may open from the menu, in menu order. Pages with a path
+    template (a line's page, an order's page) are reached by their links, not the menu."""
+    pages = [
+        p
+        for p in dash.page_registry.values()
+        if role in (p.get("roles") or ()) and not p.get("path_template")
+    ]
     return sorted(pages, key=lambda p: (p.get("order") is None, p.get("order") or 0, p["path"]))
 
 

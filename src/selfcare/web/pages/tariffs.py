@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from urllib.parse import quote, urlencode
 
 import dash
 from dash import Input, Output, dcc, html
@@ -126,6 +127,9 @@ COLUMNS = [
     components.money_column("max_saving", "Max monthly saving"),
     _text("recommended", "Recommended", maxWidth=140),
     _text("possibly_redundant", "No usage 3 months", maxWidth=160),
+    # a link (markdown, same tab) to the line's page with the plan change prefilled
+    {"field": "change_plan", "headerName": "", "cellRenderer": "markdown", "sortable": False,
+     "filter": False, "maxWidth": 140},
 ]
 OPTION_COLUMNS = [
     _text("plan_code", "Plan"),
@@ -284,6 +288,20 @@ def analysis_params(period_from, period_to, months, min_saving, min_pct, cost_ce
     }
 
 
+def change_plan_href(msisdn: str, plan_code: str) -> str:
+    """The line's page with the change-plan request prefilled (the services check it all)."""
+    return f"/lines/{quote(msisdn)}?" + urlencode({"action": "change_plan", "plan": plan_code})
+
+
+def with_change_plan(rows: list[dict]) -> list[dict]:
+    """Each recommended row gets a "Change plan" link; the others an empty cell."""
+    for r in rows:
+        move = r["recommended"] == "Yes" and r["best_plan"] and r["best_plan"] != r["current_plan"]
+        r["change_plan"] = (f"[Change plan]({change_plan_href(r['msisdn'], r['best_plan'])})"
+                            if move else "")
+    return rows
+
+
 def _kpi_row(df, vat: bool):
     k = fig.kpis(df, vat)
     return components.kpi_row(
@@ -355,7 +373,7 @@ def update_analysis(period_from, period_to, vat, months, min_saving, min_pct, co
                 href, options_href)
     incl = components.vat_on(vat)
     return (_kpi_row(df, incl), fig.cost_centre_figure(df, incl), fig.risk_band_figure(df, incl),
-            fig.analysis_rows(df, incl), None, href, options_href)
+            with_change_plan(fig.analysis_rows(df, incl)), None, href, options_href)
 
 
 @protected_callback(
