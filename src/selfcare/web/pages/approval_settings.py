@@ -19,7 +19,8 @@ from flask_login import current_user
 from selfcare.roles import ADMIN
 from selfcare.services import orders as order_service
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -109,14 +110,14 @@ def _current(amount: Decimal) -> str:
     )
 
 
-@dash.callback(
+@protected_callback(
     Output(CURRENT, "children"),
     Output(AMOUNT, "value"),
     Output(MESSAGE, "children"),
     Input(SAVE, "n_clicks"),
     State(AMOUNT, "value"),
+    roles=(ADMIN,),
 )
-@roles_required(ADMIN)
 def update_threshold(clicks: Any, value: Any) -> tuple[Any, ...]:
     db = app_db()
     message: Any = None

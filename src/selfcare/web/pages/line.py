@@ -28,7 +28,8 @@ from selfcare.roles import ADMIN, FINANCE, TENANT_ROLES
 from selfcare.services import estate
 from selfcare.services import orders as order_service
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -307,7 +308,7 @@ def _estate() -> Any:
 # --- callbacks --------------------------------------------------------------------------------
 
 
-@dash.callback(
+@protected_callback(
     Output(HEADER, "children"),
     Output(FACTS, "children"),
     Output(SERVICES, "children"),
@@ -316,8 +317,8 @@ def _estate() -> Any:
     Output(ACTION, "options"),
     Input(KEY, "data"),
     Input(REFRESH, "data"),
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_line(key: Any, _refresh: Any) -> tuple[Any, ...]:
     line = _load(key)
     if line is None:
@@ -334,14 +335,14 @@ def update_line(key: Any, _refresh: Any) -> tuple[Any, ...]:
             not offered, options)
 
 
-@dash.callback(
+@protected_callback(
     Output(ACTION, "value"),
     Output(PLAN, "value"),
     Input(ACTION, "options"),
     State(PREFILL, "data"),
     State(ACTION, "value"),
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_prefill(options: Any, prefill: Any, current: Any) -> tuple[Any, Any]:
     """Prefill from the URL (the tariff analyser's "Change plan"), once the actions are known."""
     if current or not isinstance(prefill, dict) or not options:
@@ -353,7 +354,7 @@ def update_prefill(options: Any, prefill: Any, current: Any) -> tuple[Any, Any]:
     return action, prefill.get("plan") if action == "change_plan" else None
 
 
-@dash.callback(
+@protected_callback(
     Output(SERVICE_BOX, "hidden"),
     Output(PLAN_BOX, "hidden"),
     Output(ICCID_BOX, "hidden"),
@@ -365,8 +366,8 @@ def update_prefill(options: Any, prefill: Any, current: Any) -> tuple[Any, Any]:
     Input(PLAN, "value"),
     Input(ICCID, "value"),
     State(KEY, "data"),
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_form(action: Any, service: Any, plan: Any, iccid: Any,
                 key: Any) -> tuple[Any, ...]:
     field = ACTION_PARAM.get(action)
@@ -387,7 +388,7 @@ def update_form(action: Any, service: Any, plan: Any, iccid: Any,
     return (*hidden, services, plans, preview)
 
 
-@dash.callback(
+@protected_callback(
     Output(RESULT, "children"),
     Output(REFRESH, "data"),
     Output(REASON, "value"),
@@ -400,8 +401,8 @@ def update_form(action: Any, service: Any, plan: Any, iccid: Any,
     State(REASON, "value"),
     State(REFRESH, "data"),
     prevent_initial_call=True,
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_submit(clicks: Any, key: Any, action: Any, service: Any, plan: Any, iccid: Any,
                   reason: Any, refresh: Any) -> tuple[Any, ...]:
     if not _clicked(clicks):

@@ -19,7 +19,8 @@ from flask_login import current_user
 from selfcare.roles import ADMIN, TENANT_ROLES
 from selfcare.services import orders as order_service
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -156,7 +157,7 @@ def next_pager(pager: Any, trigger: Any, search: str) -> dict[str, Any]:
 # --- callbacks --------------------------------------------------------------------------------
 
 
-@dash.callback(
+@protected_callback(
     Output(TABLE, "children"),
     Output(STATUS, "children"),
     Output(PAGER, "data"),
@@ -167,8 +168,8 @@ def next_pager(pager: Any, trigger: Any, search: str) -> dict[str, Any]:
     Input(NEXT, "n_clicks"),
     Input(PREV, "n_clicks"),
     State(PAGER, "data"),
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_lines(search: Any, _next: Any, _prev: Any, pager: Any) -> tuple[Any, ...]:
     text = clean_search(search)
     state = next_pager(pager, ctx.triggered_id, text)
@@ -192,11 +193,11 @@ def update_lines(search: Any, _next: Any, _prev: Any, pager: Any) -> tuple[Any, 
     return table, None, state, state["page"] == 0, following is None, label
 
 
-@dash.callback(
+@protected_callback(
     Output(DISCREPANCIES, "children"),
     Input(DISCREPANCIES_LOAD, "data"),
+    roles=(ADMIN,),
 )
-@roles_required(ADMIN)
 def update_discrepancies(_: Any) -> Any:
     found = order_service.discrepancies(app_db(), current_user)
     if not found:

@@ -25,7 +25,8 @@ from flask_login import current_user
 from selfcare.roles import TENANT_ROLES
 from selfcare.services import orders as order_service
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -256,7 +257,7 @@ def decide(db: Any, order_id: int, which: str, comment: str | None) -> str:
 # --- the callback -----------------------------------------------------------------------------
 
 
-@dash.callback(
+@protected_callback(
     Output(HEADER, "children"),
     Output(SUMMARY, "children"),
     Output(LINES, "children"),
@@ -274,8 +275,8 @@ def decide(db: Any, order_id: int, which: str, comment: str | None) -> str:
     Input(REJECT, "n_clicks"),
     Input(CANCEL, "n_clicks"),
     State(COMMENT, "value"),
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_request(key: Any, approve_clicks: Any, reject_clicks: Any, cancel_clicks: Any,
                    comment: Any) -> tuple[Any, ...]:
     hide_all = (True, True, True, True, True)

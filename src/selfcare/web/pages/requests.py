@@ -20,7 +20,8 @@ from flask_login import current_user
 from selfcare.roles import ALL_LINE_ROLES, END_USER, TENANT_ROLES
 from selfcare.services import orders as order_service
 from selfcare.web import components
-from selfcare.web.auth import app_db, roles_required
+from selfcare.web.auth import app_db
+from selfcare.web.callbacks import protected_callback
 
 dash.register_page(
     __name__,
@@ -234,7 +235,7 @@ EMPTY = {
 # --- the callback -----------------------------------------------------------------------------
 
 
-@dash.callback(
+@protected_callback(
     Output(TABLE, "children"),
     Output(STATUS, "children"),
     Output(PAGER, "data"),
@@ -250,8 +251,8 @@ EMPTY = {
     Input(NEXT, "n_clicks"),
     Input(PREV, "n_clicks"),
     State(PAGER, "data"),
+    roles=TENANT_ROLES,
 )
-@roles_required(*TENANT_ROLES)
 def update_requests(tab: Any, state: Any, line: Any, action: Any, since: Any, until: Any,
                     _next: Any, _prev: Any, pager: Any) -> tuple[Any, ...]:
     kw, note = filters(tab, current_user.role, state, line, action, since, until)
