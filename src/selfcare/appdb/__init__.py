@@ -5,7 +5,13 @@ Only `selfcare.services` uses this package; pages, the JSON API and the CLI call
 
 from selfcare.appdb.database import Database, database, forget, resolve_url, sqlite_url
 from selfcare.appdb.migrate import HEAD, SchemaError, current, status, upgrade
-from selfcare.appdb.models import ApiTokenRecord, AuditRecord, Base, UserRecord
+from selfcare.appdb.models import (
+    ApiTokenRecord,
+    AuditRecord,
+    Base,
+    LoginAttemptRecord,
+    UserRecord,
+)
 
 __all__ = [
     "HEAD",
@@ -13,6 +19,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Database",
+    "LoginAttemptRecord",
     "SchemaError",
     "UserRecord",
     "current",

@@ -1,4 +1,5 @@
-"""The portal's tables: users, the audit log and personal API tokens (SQLAlchemy 2 declarative).
+"""The portal's tables: users, the audit log, personal API tokens and the login throttle's
+attempts (SQLAlchemy 2 declarative).
 
 Table and column names are those of release 0.1.0's SQLite store, so a database it wrote is
 adopted as is (migration 0001). Timestamps stay ISO-8601 text in UTC, as that release wrote them.
@@ -8,7 +9,7 @@ before.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, MetaData, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, MetaData, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Names for constraints, so migrations on every backend can refer to them.
@@ -73,3 +74,18 @@ class ApiTokenRecord(Base):
     revoked_at: Mapped[str | None] = mapped_column(Text)
     # 0002: what the token may do; every token before it was read-only.
     scope: Mapped[str] = mapped_column(Text, default="read", server_default="read")
+    # 0004: when the token stops working (ISO-8601 UTC, chosen at creation, at most a year on).
+    expires_at: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginAttemptRecord(Base):
+    """One sign-in attempt counted by the login throttle (0004): a key ("account:<email>" or
+    "address:<ip>") and when, in seconds since the epoch. Rows older than the window are deleted
+    as new attempts arrive; a successful sign-in deletes the row its attempt reserved."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float)
