@@ -55,14 +55,11 @@ from selfcare.web.auth.login import (
     ADDRESS_LIMIT,
     FAILED_MESSAGE,
     THROTTLED_MESSAGE,
-    account_key,
-    address_key,
     install_login,
     login_page,
     login_view,
     logout_view,
     session_user,
-    throttled,
     token_user,
 )
 from selfcare.web.auth.secret import (

@@ -107,6 +107,8 @@ def install_login(server: Flask) -> None:
 
 def logout_view() -> Any:
     user = current_user
+    if request.method == "HEAD":
+        return redirect("/login", code=303)  # HEAD is a GET that changes nothing: no sign-out
     if user.is_authenticated:
         # Moving the session version on ends this session and every other copy of its cookie.
         users.sign_out(app_db(), user.id, ip=client_ip())
