@@ -83,9 +83,8 @@ def test_upgrade_of_a_0_1_0_file_keeps_every_row(legacy):
     assert after["users"] == before["users"]
     assert after["audit"] == before["audit"]
     # tokens: every row and column kept, plus the new scope, read for all of them
-    assert [{k: v for k, v in r.items() if k not in NEW_COLUMNS} for r in after["api_tokens"]] == before[
-        "api_tokens"
-    ]
+    kept = [{k: v for k, v in r.items() if k not in NEW_COLUMNS} for r in after["api_tokens"]]
+    assert kept == before["api_tokens"]
     assert {r["scope"] for r in after["api_tokens"]} == {"read"}
     con = sqlite3.connect(legacy)
     try:
