@@ -399,7 +399,10 @@ def test_errors_show_no_stack_trace(app):
 def test_healthz(app, settings):
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 200
-    assert resp.json == {"status": "ok", "lake_version": 0}
+    assert resp.json == {"status": "ok"}  # issue 13: no lake version for anonymous callers
+    c = app.test_client()
+    sign_in(c, ACCOUNTS["admin"])
+    assert c.get("/healthz").json == {"status": "ok", "lake_version": 0}
 
 
 # --- the secret key ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The portal's tables: users, the audit log, personal API tokens, and orders with their
-lines, approvals, timeline, notifications and mails (SQLAlchemy 2 declarative).
+"""The portal's tables: users, the audit log, personal API tokens, the login throttle's
+attempts, and orders with their lines, approvals, timeline, notifications and mails
+(SQLAlchemy 2 declarative).
 
 Table and column names are those of release 0.1.0's SQLite store, so a database it wrote is
 adopted as is (migration 0001). Timestamps stay ISO-8601 text in UTC, as that release wrote them.
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -87,6 +89,8 @@ class ApiTokenRecord(Base):
     revoked_at: Mapped[str | None] = mapped_column(Text)
     # 0002: what the token may do; every token before it was read-only.
     scope: Mapped[str] = mapped_column(Text, default="read", server_default="read")
+    # 0004: when the token stops working (ISO-8601 UTC, chosen at creation, at most a year on).
+    expires_at: Mapped[str | None] = mapped_column(Text)
 
 
 # --- orders (issue 12, migration 0003) ---------------------------------------------------------
@@ -270,3 +274,16 @@ class MailOutboxRecord(Base):
     next_attempt_at: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginAttemptRecord(Base):
+    """One sign-in attempt counted by the login throttle (0004): a key ("account:<email>" or
+    "address:<ip>") and when, in seconds since the epoch. Rows older than the window are deleted
+    as new attempts arrive; a successful sign-in deletes the row its attempt reserved."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float)

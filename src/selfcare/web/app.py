@@ -345,7 +345,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         try:
             version = lake_files.current_version(settings.lake)
         except (OSError, ValueError, KeyError):
-            return jsonify(status="error", lake_version=None), 503
+            return jsonify(status="error"), 503
+        if not current_user or not current_user.is_authenticated:
+            return jsonify(status="ok")  # anonymous callers learn nothing about the lake
         return jsonify(status="ok", lake_version=version)
 
     from selfcare.web import exports  # the CSV routes; their scope comes from the same sign-in

@@ -27,7 +27,10 @@ from flask import Blueprint, Response, abort, jsonify, request, stream_with_cont
 
 from selfcare import gate
 
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# Fully anchored and ASCII only: `$` would accept a trailing newline and `\d` Unicode digits,
+# and both reached the Content-Disposition header (500s in the penetration test).
+PERIOD = re.compile(r"\A[0-9]{4}-(0[1-9]|1[0-2])\Z", re.ASCII)
+MAX_MONTHS = 24  # per request: an export over decades stalled the server for minutes
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 bp = Blueprint("exports", __name__)
@@ -92,7 +95,7 @@ def choice(*allowed: str) -> Callable[[str], str]:
 
 
 def pattern(regex: str, what: str) -> Callable[[str], str]:
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)  # fullmatch anchors; ASCII: no Unicode digits
 
     def convert(value: str) -> str:
         if not compiled.fullmatch(value):
@@ -104,6 +107,8 @@ def pattern(regex: str, what: str) -> Callable[[str], str]:
 
 def integer(lo: int, hi: int) -> Callable[[str], int]:
     def convert(value: str) -> int:
+        if not re.fullmatch(r"-?[0-9]{1,12}", value, re.ASCII):
+            raise ValueError(f"must be a whole number between {lo} and {hi}")
         n = int(value)
         if not lo <= n <= hi:
             raise ValueError(f"must be between {lo} and {hi}")
@@ -113,6 +118,8 @@ def integer(lo: int, hi: int) -> Callable[[str], int]:
 
 
 def iso_date(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value, re.ASCII):
+        raise ValueError("must be a date YYYY-MM-DD")
     return date.fromisoformat(value).isoformat()
 
 
@@ -170,11 +177,15 @@ def parse_params(export: Export, args) -> dict[str, object]:
     if export.periods:
         for key, param in (("from", "period_from"), ("to", "period_to")):
             value = args.get(key)
-            if not value or not PERIOD.match(value):
+            if not value or not PERIOD.fullmatch(value):
                 raise ValueError(f"'{key}' must be a bill period YYYY-MM")
             params[param] = value
         if params["period_from"] > params["period_to"]:
             raise ValueError("'from' must not be after 'to'")
+        first, last = str(params["period_from"]), str(params["period_to"])
+        months = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) + 1
+        if months > MAX_MONTHS:
+            raise ValueError(f"a request covers at most {MAX_MONTHS} bill periods")
     for key, flt in export.filters.items():
         value = args.get(key)
         if value is None or value == "":

@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response
-from flask_limiter import RequestLimit
+from flask import Flask, Response, request
 from flask_login import current_user
 from flask_smorest import Api
 
+from selfcare.services import throttle
 from selfcare.web.api import docs, schemas
 from selfcare.web.api.problems import problem
 from selfcare.web.api.v1 import blp
-from selfcare.web.auth.context import client_ip
+from selfcare.web.auth.context import app_db, client_ip
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ SPEC_OPTIONS = {
 
 # Writes per user (session or token owner) per minute: far above what a person or a sensible
 # script does, low enough that a runaway loop cannot flood the approvers with orders.
-WRITE_LIMIT = "120 per minute"
+WRITE_LIMIT = throttle.Limit(120, 60)
 
 
 def writer_key() -> str:
@@ -61,10 +61,30 @@ def writer_key() -> str:
     return f"api-address:{client_ip()}"
 
 
-def throttled(limit: RequestLimit) -> Response:
-    resp = problem(429, f"too many writes ({limit.limit}); try again later")
-    resp.headers["Retry-After"] = str(max(1, int(limit.reset_at - time.time())))
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def throttled(limit: throttle.Limit, retry_after: int) -> Response:
+    resp = problem(429, f"too many writes ({limit.count} per {limit.seconds} seconds); "
+                        "try again later")
+    resp.headers["Retry-After"] = str(max(1, int(retry_after)))
     return resp
+
+
+def limit_writes() -> Response | None:
+    """Count every write under the writer's key in the portal database's moving window (the
+    login throttle's table), so the limit holds across processes; over it: 429 + Retry-After."""
+    if request.method not in WRITE_METHODS:
+        return None
+    reserved, breached, retry_after = throttle.reserve(
+        app_db(), [(writer_key(), WRITE_LIMIT)], at=time.time()
+    )
+    if reserved is None or breached is not None:
+        return throttled(breached or WRITE_LIMIT, retry_after)
+    return None
+
+
+blp.before_request(limit_writes)
 
 
 class PortalApi(Api):
@@ -82,11 +102,6 @@ def init_api(server: Flask) -> PortalApi:
         server.config.setdefault(key, value)
     server.config.setdefault("API_SPEC_OPTIONS", SPEC_OPTIONS)
     api = PortalApi(server)
-    for limiter in server.extensions.get("limiter", ()):  # the one auth.init_auth installed
-        limiter.limit(
-            WRITE_LIMIT, key_func=writer_key, methods=["POST", "PUT", "PATCH", "DELETE"],
-            on_breach=throttled, scope="api-writes",
-        )(blp)
     api.register_blueprint(blp)
     server.register_blueprint(docs.bp)
     return api

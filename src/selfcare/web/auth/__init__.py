@@ -23,8 +23,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
 from selfcare.config import Settings
@@ -59,15 +57,12 @@ from selfcare.web.auth.login import (
     ADDRESS_LIMIT,
     FAILED_MESSAGE,
     THROTTLED_MESSAGE,
-    account_key,
-    address_key,
-    failed,
+    install_login,
     login_page,
     login_view,
     logout_page,
     logout_view,
     session_user,
-    throttled,
     token_user,
 )
 from selfcare.web.auth.secret import (
@@ -123,7 +118,7 @@ __all__ = [
 ]
 
 
-def init_auth(server: Flask, settings: Settings) -> Limiter:
+def init_auth(server: Flask, settings: Settings) -> None:
     """Install sessions, login/logout, throttling, the guard and error pages on the server.
 
     Also readies the portal database: an empty one is migrated; one behind the code is refused
@@ -152,23 +147,7 @@ def init_auth(server: Flask, settings: Settings) -> Limiter:
     manager.user_loader(session_user)
     manager.request_loader(token_user)
 
-    limiter = Limiter(
-        key_func=get_remote_address,
-        app=server,
-        storage_uri="memory://",  # one waitress process: in-memory counters are shared by all
-        strategy="moving-window",
-    )
-    view = login_view
-    for limit, key in ((ACCOUNT_LIMIT, account_key), (ADDRESS_LIMIT, address_key)):
-        view = limiter.limit(
-            limit,
-            key_func=key,
-            methods=["POST"],
-            deduct_when=failed,
-            on_breach=throttled,
-            scope=f"login-{key.__name__}",
-        )(view)
-    server.add_url_rule("/login", "login", view, methods=["GET", "POST"])
+    install_login(server)  # throttled in the portal's database (services.throttle)
     # Signing out changes state: POST only (the shell's button); GET shows a page with that button.
     server.add_url_rule("/logout", "logout", logout_view, methods=["POST"])
     server.add_url_rule("/logout", "logout_page", logout_page, methods=["GET"])
@@ -176,4 +155,3 @@ def init_auth(server: Flask, settings: Settings) -> Limiter:
     server.before_request(csrf.protect)
     server.before_request(guard)
     install_error_handlers(server)
-    return limiter

@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, jsonify, request
-from flask_limiter.util import get_remote_address
 
 from selfcare.config import Settings
 from selfcare.web.api.problems import is_api_path, problem
@@ -54,7 +53,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def client_ip() -> str:
-    return get_remote_address() or "-"
+    """The client's address (behind a proxy, ProxyFix has set it from X-Forwarded-For)."""
+    return request.remote_addr or "-"
 
 
 def json_error(status: int, message: str) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from dash.exceptions import DependencyException
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -40,5 +41,11 @@ def install_error_handlers(server: Flask) -> None:
 
     @server.errorhandler(Exception)
     def server_error(e: Exception) -> Any:
+        if request.path.startswith("/_dash-component-suites/") and isinstance(
+            e, (DependencyException, OSError, KeyError, ValueError)
+        ):
+            # An unknown bundle (or a file not in a registered one) is simply not there.
+            log.info("no such bundle: %s", request.path[:200])
+            return render(404)
         log.exception("unhandled error on %s", request.path)
         return render(500)
