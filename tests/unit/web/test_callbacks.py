@@ -203,7 +203,7 @@ def test_every_clientside_callback_is_accounted_for(portal_app):
     assert clientside - ours == DASH_CLIENTSIDE
 
 
-def test_page_callbacks_allow_exactly_their_page_roles(portal_app):
+def test_page_callbacks_allow_at_most_their_page_roles(portal_app):
     by_module = {p["module"]: frozenset(p["roles"]) for p in dash.page_registry.values()}
     seen = set()
     for v in portal_app.callback_map.values():
@@ -212,8 +212,12 @@ def test_page_callbacks_allow_exactly_their_page_roles(portal_app):
             continue
         module = record.name.rsplit(".", 1)[0]
         if module in by_module:
-            assert record.roles == by_module[module], record.name
+            # never wider than the page; narrower where a part is one profile's (discrepancies)
+            assert record.roles <= by_module[module], record.name
             seen.add(module)
+        elif record.name.endswith("update_notifications_count"):
+            # the Operator Analyst has no notifications (and no link to them)
+            assert record.roles == frozenset(roles.TENANT_ROLES), record.name
         else:  # the shell (period pickers): every profile
             assert module.startswith("selfcare.web.app"), record.name
             assert record.roles == frozenset(roles.ROLES), record.name
