@@ -5,6 +5,7 @@ CSVs and on the lake's Parquet files, never from those queries."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -142,3 +143,44 @@ def test_trusted_entry_runs_only_operator_queries(lake):
         trusted.run("demo.profile_employees", lake)
     with pytest.raises(gate.GateError, match="unexpected"):
         trusted.run("demo.first_tenant", lake, tenant_id="T01")
+
+
+def test_demo_seeds_requests_in_several_states_once(lake, raw, tmp_path, monkeypatch):
+    """`make demo` shows open, rejected and approved requests: placed through the order services
+    on the end user's own lines with services those lines do not have (raw CSVs), once only."""
+    from sqlalchemy import create_engine, text
+
+    from selfcare.cli.demo import ensure_demo_users, seed_demo_orders
+    from selfcare.config import Settings
+    from selfcare.services import estate, schema
+
+    monkeypatch.setenv("SELFCARE_LAKE", str(lake))
+    estate.clear_cache()
+    settings = Settings(lake=lake, db=tmp_path / "app.db", secret_key=None, https=False,
+                        production=False)
+    schema.ensure_ready(settings.database)
+    ensure_demo_users(settings)
+    seeded = seed_demo_orders(settings)
+    assert seeded
+
+    engine = create_engine(settings.database)
+    with engine.connect() as c:
+        orders = pd.read_sql(text("select o.id, o.state, o.requester_email, o.params, l.msisdn "
+                                  "from orders o join order_lines l on l.order_id = o.id"), c)
+        eu = c.execute(text("select employee_id from users where email = :e"),
+                       {"e": "user@demo.selfcare.test"}).scalar_one()
+        notes = c.execute(text("select count(*) from notifications")).scalar_one()
+        mails = c.execute(text("select count(*) from mail_outbox")).scalar_one()
+    assert len(orders) == len(seeded)
+    assert {"pending_approval", "rejected"} <= set(orders.state)
+    assert notes > 0 and mails > 0  # the approvers and requesters were told
+    lines = raw.lines
+    own = set(lines[lines.employee_id == eu].msisdn)
+    mine = orders[orders.requester_email == "user@demo.selfcare.test"]
+    assert len(mine) >= 2 and set(mine.msisdn) <= own
+    ls = raw.line_services
+    for params, msisdn in zip(orders.params, orders.msisdn, strict=True):
+        code = (json.loads(params) if isinstance(params, str) else params)["service_code"]
+        assert code not in set(ls[ls.msisdn == msisdn].service_code)
+
+    assert seed_demo_orders(settings) == []  # a second `make demo` keeps what is there

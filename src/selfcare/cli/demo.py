@@ -67,6 +67,81 @@ def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
     return out
 
 
+def _service_for(est, line, exclude: set[str] = frozenset()):  # noqa: ANN001, ANN202
+    """A catalogue service the line does not have yet and may take (cheapest first)."""
+    options = sorted(
+        (s for s in est.catalogue.services.values()
+         if s.code not in line.services and s.code not in exclude
+         and s.category in ("FEATURE", "ADDON") and s.fits(line.payment or "")),
+        key=lambda s: (s.monthly_fee, s.code),
+    )
+    return options[0] if options else None
+
+
+def seed_demo_orders(settings: Settings) -> list[str]:
+    """Requests in every state a portal shows, made through the order services (the same rules,
+    approvals, audit rows and notifications as a user's): two waiting for an approver, one
+    rejected with a reason, one approved and one placed directly by the Administrator, which the
+    running worker carries to the simulated operator. Only when the tenant has no orders yet, so
+    a second `make demo` keeps what was done in the first."""
+    from selfcare.orders import OrderError
+    from selfcare.services import estate, orders, users
+    from selfcare.services.errors import ServiceError
+
+    db = settings.database
+    admin = users.find_user(db, "admin@demo.selfcare.test")
+    end_user = users.find_user(db, "user@demo.selfcare.test")
+    if admin is None or end_user is None:
+        return []
+    if orders.list_orders(db, admin, limit=1)[0]:
+        return []
+    est = estate.tenant_estate(admin.tenant_id, settings.lake)
+    active = [ln for ln in est.lines.values() if (ln.status or "ACTIVE") == "ACTIVE"]
+    own = sorted((ln for ln in active if ln.employee_id == end_user.employee_id),
+                 key=lambda ln: ln.msisdn)
+    others = sorted((ln for ln in active if ln.employee_id != end_user.employee_id),
+                    key=lambda ln: ln.msisdn)
+    done: list[str] = []
+
+    def place(actor, line, reason, exclude=frozenset()):  # noqa: ANN001, ANN202
+        service = _service_for(est, line, set(exclude))
+        if service is None:
+            return None
+        order = orders.create_order(db, actor, "add_service", [line.msisdn],
+                                    {"service_code": service.code}, reason)
+        done.append(f"{order.reference} {service.name} on {line.msisdn}: {order.state}")
+        return order
+
+    if own:
+        first = place(end_user, own[0], "Travelling to the Nairobi office next month")
+        second = place(end_user, own[0], "Needed for the field survey",
+                       exclude={first.params["service_code"]} if first else frozenset())
+        if second is not None and second.waits_for_employee_id is not None:
+            approver = next(
+                (u for u in (users.find_user(db, "manager@demo.selfcare.test"),)
+                 if u is not None and u.employee_id == second.waits_for_employee_id),
+                admin,
+            )
+        else:
+            approver = admin
+        if second is not None:
+            try:
+                orders.reject(db, approver, second.id, "The team's survey kit already covers it")
+                done[-1] = done[-1].rsplit(":", 1)[0] + ": rejected"
+            except (OrderError, ServiceError):  # not this approver's to decide: it waits
+                pass
+    for line in others[:2]:
+        placed = place(admin, line, "Standard kit for the sales team")
+        if placed is not None and placed.state == "pending_approval":
+            try:  # above the finance threshold: the Financial Manager approves it
+                finance = users.find_user(db, "finance@demo.selfcare.test")
+                if finance is not None:
+                    orders.approve(db, finance, placed.id, "Within the quarter's budget")
+            except (OrderError, ServiceError):
+                pass
+    return done
+
+
 def demo_mail_destination(settings: Settings) -> str:
     """Where the demo's mails go, in words: the maildir beside the database unless an SMTP host
     is configured (SELFCARE_SMTP_HOST)."""
@@ -101,6 +176,11 @@ def run_demo(settings: Settings, serve_after: bool = True, host="127.0.0.1", por
     print("\nDemo users (passwords are new on every `make demo` and shown only now):")
     for email, role, password in users:
         print(f"  {role:<9} {email:<34} {password}")
+    seeded = seed_demo_orders(settings)
+    if seeded:
+        print("\nDemo requests (the worker carries the approved ones to the simulated operator):")
+        for row in seeded:
+            print(f"  {row}")
     print(f"\nThe demo's notification mails go to {demo_mail_destination(settings)}.")
     if serve_after:
         from selfcare.web.serve import serve
