@@ -14,6 +14,7 @@ foreign is computed with pandas from the raw export files (tests/e2e/tamper_supp
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -83,8 +84,15 @@ def callbacks(server, people):
 @pytest.fixture(scope="module")
 def pages(flask_app) -> dict[str, tuple[str, ...]]:
     """Page slug -> roles, from the registry the app builds (the same page modules)."""
+    # A page reached by a path template (/lines/<msisdn>) is keyed by its module's name, which
+    # its component ids start with ("line-header"); its path is the template with a value.
+    for p in dash.page_registry.values():
+        if p.get("path_template"):
+            slug = p["module"].rsplit(".", 1)[-1].replace("_", "-")
+            TEMPLATE_PATHS[slug] = re.sub(r"<[^>]+>", "1", p["path_template"])
     return {
-        (p["path"].strip("/") or "index"): tuple(p.get("roles") or ())
+        (p["module"].rsplit(".", 1)[-1].replace("_", "-") if p.get("path_template")
+         else p["path"].strip("/") or "index"): tuple(p.get("roles") or ())
         for p in dash.page_registry.values()
     }
 
@@ -119,8 +127,15 @@ def token_alive(portal, people, owner: str, token_id: int) -> bool:
     return any(r["id"] == token_id and r["revoked_at"] is None for r in rows)
 
 
+TEMPLATE_PATHS: dict[str, str] = {}
+
+
+def path_of(slug: str) -> str:
+    return TEMPLATE_PATHS.get(slug, "/" + slug)
+
+
 def _paths(pages) -> list[str]:
-    return ["/" + slug for slug in sorted(pages)]
+    return [path_of(slug) for slug in sorted(pages)]
 
 
 # --- logged out ---------------------------------------------------------------------------------
@@ -172,7 +187,7 @@ class Outcome:
 def _post_all(s, server, fence, callbacks, pages, periods, values, token_id) -> Outcome:
     """Post every callback with every value and judge each response."""
     detect, mine = Detector(fence.markers), Detector(fence.own_markers)
-    foreign_paths = {"/" + slug for slug, roles in pages.items() if fence.role not in roles}
+    foreign_paths = {path_of(slug) for slug, roles in pages.items() if fence.role not in roles}
     out = Outcome()
     for cb in callbacks:
         slug = page_of(cb.prefix, pages)
@@ -201,7 +216,9 @@ def _post_all(s, server, fence, callbacks, pages, periods, values, token_id) -> 
                     if hits or fields:
                         out.leaks.append(f"{where} markers={sorted(hits.items())[:4]} "
                                          f"fields={fields[:4]}")
-                    if router and path in foreign_paths and NOT_YOUR_PAGE not in text:
+                    renders = "_pages_content" in json.dumps(cb.outputs)
+                    if (router and renders and path in foreign_paths
+                            and NOT_YOUR_PAGE not in text):
                         out.leaks.append(f"{where} rendered a page outside the profile")
                     out.own_seen |= set(mine.hits(text, sent=[v]))
                     out.rows += sum(len(x) for k, x in walk(payload)

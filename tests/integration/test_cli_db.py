@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from selfcare.appdb import migrate
 from tests.integration.auth_support import STRONG_SECRET
 from tests.integration.test_cli import selfcare
 from tests.pg_support import raw_rows
@@ -57,20 +58,20 @@ def test_commands_refuse_a_legacy_database_until_upgraded(legacy, tmp_path):
 
     upgraded = selfcare("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "0002_token_scope" in upgraded.stdout
+    assert migrate.HEAD in upgraded.stdout
     assert [count(legacy, t) for t in ("users", "audit", "api_tokens")] == [6, 15, 3]
     listed = selfcare("users", "list", env=env)
     assert listed.returncode == 0 and "analyst@operator.test" in listed.stdout
     again = selfcare("db", "upgrade", env=env)
     assert again.returncode == 0 and "up to date" in again.stdout
-    assert "current at 0002_token_scope" in selfcare("db", "current", env=env).stdout
+    assert f"current at {migrate.HEAD}" in selfcare("db", "current", env=env).stdout
 
 
 def test_an_empty_database_is_migrated_by_the_first_command(tmp_path):
     env = {"SELFCARE_DB": str(tmp_path / "new" / "app.db")}
     assert "empty" in selfcare("db", "current", env=env).stdout
     assert selfcare("users", "list", env=env).returncode == 0
-    assert "current at 0002_token_scope" in selfcare("db", "current", env=env).stdout
+    assert f"current at {migrate.HEAD}" in selfcare("db", "current", env=env).stdout
 
 
 def test_cli_keeps_the_employee_rule_of_the_users_page(tmp_path):

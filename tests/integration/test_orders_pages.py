@@ -354,7 +354,7 @@ def test_search_by_number_employee_and_cost_centre(as_, raw, people):
     by_name = set(all_listed_lines(c, emp.full_name))
     assert set(lines[lines.employee_id == one.employee_id].msisdn) <= by_name
     cc = raw.cost_centres.set_index("cost_centre_id").loc[emp.cost_centre_id]
-    by_cc = set(all_listed_lines(c, cc.cost_centre_name))
+    by_cc = set(all_listed_lines(c, cc["name"]))
     staff = raw.employees[raw.employees.cost_centre_id == emp.cost_centre_id].employee_id
     assert set(lines[lines.employee_id.isin(staff)].msisdn) <= by_cc
 

@@ -161,6 +161,10 @@ def _start_worker(args: argparse.Namespace, settings) -> None:  # noqa: ANN001
     if getattr(args, "no_worker", False):
         return
     from selfcare import worker
+    from selfcare.services import schema
+
+    # Refuse a database that is behind before anything runs on it (one line, from main).
+    schema.ensure_ready(settings.database)
 
     worker.start_in_thread(settings)
 
