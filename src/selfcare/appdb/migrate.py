@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,14 +67,21 @@ def status(db: Database) -> str:
     return "ahead"
 
 
+# Alembic's `context` and `op` are module-level proxies, set for the duration of one run: two
+# threads of one process migrating at once (the in-process worker and a request, or two
+# databases in one test process) would swap each other's out ("KeyError: 'config'").
+_ALEMBIC = threading.RLock()
+
+
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply the migrations up to `revision`; returns (revision before, revision after)."""
     from alembic import command
 
-    before = current(db)
-    with db.engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
-    return before, current(db)
+    with _ALEMBIC:
+        before = current(db)
+        with db.engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+        return before, current(db)
 
 
 def script_heads() -> tuple[str, ...]:
@@ -97,7 +105,9 @@ def ensure_current(db: Database) -> None:
     if state == "current":
         return
     if state == "empty":
-        upgrade(db)
+        with _ALEMBIC:  # another thread may have migrated it while we looked
+            if status(db) == "empty":
+                upgrade(db)
         return
     if state in ("behind", "legacy"):
         was = current(db) or "release 0.1.0, before migrations"
