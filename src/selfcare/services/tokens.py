@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,6 +27,11 @@ DbLike = Database | str | os.PathLike[str]
 
 TOKEN_PREFIX = "sc_"  # noqa: S105 (a marker in front of every token secret)
 TOKEN_BYTES = 32
+# A token stops working after its lifetime (chosen at creation, at most a year): a secret that
+# leaked into a script or a log does not stay valid for ever. Migration 0004 gave older tokens
+# the default, counted from the upgrade.
+DEFAULT_LIFETIME_DAYS = 90
+MAX_LIFETIME_DAYS = 365
 READ, WRITE = TOKEN_SCOPES
 
 
@@ -33,9 +39,12 @@ def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(db: DbLike, user: str | int, name: str, scope: str = READ) -> tuple[int, str]:
-    """A new API token for the user (read-only unless `scope="write"`); returns (token id,
-    secret). The secret is shown once: only its SHA-256 is stored."""
+def create_token(db: DbLike, user: str | int, name: str, scope: str = READ,
+                 days: int = DEFAULT_LIFETIME_DAYS) -> tuple[int, str]:
+    """A new API token for the user (read-only unless `scope="write"`), valid for `days` (1 to
+    365); returns (token id, secret). The secret is shown once: only its SHA-256 is stored."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LIFETIME_DAYS:
+        raise ServiceError(f"a token lives 1 to {MAX_LIFETIME_DAYS} days")
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ServiceError("a token needs a name of 1 to 80 characters")
@@ -53,6 +62,7 @@ def create_token(db: DbLike, user: str | int, name: str, scope: str = READ) -> t
             prefix=secret[: len(TOKEN_PREFIX) + 6],
             created_at=now(),
             scope=scope,
+            expires_at=(datetime.now(UTC) + timedelta(days=days)).isoformat(timespec="seconds"),
         )
         session.add(row)
         session.flush()
@@ -78,6 +88,7 @@ def list_tokens(db: DbLike, user: str | int) -> list[dict[str, Any]]:
                 "last_used_at": t.last_used_at,
                 "revoked_at": t.revoked_at,
                 "scope": t.scope,
+                "expires_at": t.expires_at,
             }
             for t in rows
         ]
@@ -109,6 +120,8 @@ def verify_token(db: DbLike, secret: str) -> User | None:
         token, owner = found
         if token.revoked_at is not None or not owner.active or owner.role not in ROLES:
             return None
+        if token.expires_at is not None and token.expires_at <= now():
+            return None  # expired: the same answer as an unknown token
         session.execute(
             update(ApiTokenRecord)
             .where(ApiTokenRecord.id == token.id)

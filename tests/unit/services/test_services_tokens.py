@@ -59,3 +59,30 @@ def test_deactivated_owner_token_refused(db):
     assert tokens.verify_token(db, secret) is None
     with pytest.raises(ServiceError, match="deactivated"):
         tokens.create_token(db, "a@t1.test", "another")
+
+
+def test_token_lives_its_lifetime_and_then_is_refused(db):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from selfcare.appdb import ApiTokenRecord, database
+
+    uid = users.add_user(db, "a@t1.test", "manager", "T1", "E4", PASSWORD)
+    before = datetime.now(UTC)
+    token_id, secret = tokens.create_token(db, uid, "bi")
+    (listed,) = tokens.list_tokens(db, uid)
+    expires = datetime.fromisoformat(listed["expires_at"])
+    assert timedelta(days=90) - timedelta(seconds=5) <= expires - before <= timedelta(
+        days=90, seconds=5)
+    _, yearly = tokens.create_token(db, uid, "yearly", days=365)
+    for days in (0, 366, -1, True, "30"):
+        with pytest.raises(ServiceError, match="1 to 365 days"):
+            tokens.create_token(db, uid, "bad", days=days)
+    assert tokens.verify_token(db, secret) is not None
+    past = (before - timedelta(seconds=1)).isoformat(timespec="seconds")
+    with database(db).transaction() as session:
+        session.execute(update(ApiTokenRecord).where(ApiTokenRecord.id == token_id)
+                        .values(expires_at=past))
+    assert tokens.verify_token(db, secret) is None  # expired: like an unknown token
+    assert tokens.verify_token(db, yearly) is not None
