@@ -104,13 +104,15 @@ def _table(rows: list[dict[str, Any]]) -> Any:
         html.Tr(
             [
                 html.Th(h)
-                for h in ("Name", "Token", "Scope", "Created", "Last used", "Status", "")
+                for h in ("Name", "Token", "Scope", "Created", "Last used", "Expires", "Status", "")
             ]
         )
     )
     body = []
     for t in rows:
         revoked = bool(t.get("revoked_at"))
+        expired = not revoked and bool(t.get("expires_at")) and t["expires_at"] <= tokens.now()
+        status = "revoked" if revoked else "expired" if expired else "active"
         body.append(
             html.Tr(
                 [
@@ -119,10 +121,12 @@ def _table(rows: list[dict[str, Any]]) -> Any:
                     html.Td("read and write" if t.get("scope") == tokens.WRITE else "read only"),
                     html.Td(_day(t["created_at"])),
                     html.Td(_day(t.get("last_used_at")) or "never"),
+                    html.Td(_day(t.get("expires_at")) or "never"),
                     html.Td(
                         html.Span(
-                            "revoked" if revoked else "active",
-                            className="badge badge-muted" if revoked else "badge badge-ok",
+                            status,
+                            className="badge badge-ok" if status == "active" else
+                            "badge badge-muted",
                         )
                     ),
                     html.Td(
