@@ -11,23 +11,15 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from selfcare.orders.lifecycle import OrderState
+
 MSISDN = r"\A[0-9]{6,15}\Z"
 CODE = r"\A[a-z][a-z0-9_]{0,39}\Z"
 PARAM_KEY = r"\A[a-z][a-z0-9_]{0,39}\Z"
 MAX_LINES_PER_ORDER = 500
 MAX_PAGE = 200
-ORDER_STATES = (
-    "pending_approval",
-    "approved",
-    "submitted",
-    "in_progress",
-    "completed",
-    "partially_completed",
-    "failed",
-    "rejected",
-    "cancelled",
-    "expired",
-)
+# the order states are the domain's (orders.lifecycle), not a copy kept here
+ORDER_STATES = tuple(s.value for s in OrderState)
 SERVICE_STATES = ("active", "pending_add", "pending_remove")
 
 

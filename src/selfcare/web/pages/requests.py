@@ -17,6 +17,7 @@ import dash
 from dash import Input, Output, State, ctx, dcc, html
 from flask_login import current_user
 
+from selfcare.orders.lifecycle import OrderState
 from selfcare.roles import ALL_LINE_ROLES, END_USER, TENANT_ROLES
 from selfcare.services import orders as order_service
 from selfcare.web import components
@@ -48,18 +49,8 @@ PAGE_LABEL = "requests-page-label"
 MINE, AWAITING, ALL = "mine", "awaiting", "all"
 PAGE_SIZE = 25
 HEADERS = ("Order", "Created", "Requested by", "Action", "Lines", "State", "Monthly", "Once-off")
-ORDER_STATES = (
-    "pending_approval",
-    "approved",
-    "submitted",
-    "in_progress",
-    "completed",
-    "partially_completed",
-    "failed",
-    "rejected",
-    "cancelled",
-    "expired",
-)
+# the order states are the domain's (orders.lifecycle), not a copy kept here
+ORDER_STATES = tuple(s.value for s in OrderState)
 ISO_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 MSISDN = re.compile(r"\A[0-9]{6,20}\Z")
 
