@@ -181,7 +181,9 @@ def _time_browser(lake: Path, work: Path, repeat: int) -> dict[str, Any]:
             page.fill("input[name=email]", user.email)
             page.fill("input[name=password]", user.password)
             page.click("button[type=submit]")
-            page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
+            # the shell's navigation is drawn by Dash after the layout request; on a busy machine
+            # "network idle" can come first, so wait for the links themselves
+            page.wait_for_selector("a.nav-link", timeout=PAGE_TIMEOUT_MS)
             paths = page.eval_on_selector_all(
                 "a.nav-link", "links => links.map(a => a.getAttribute('href'))"
             )

@@ -245,12 +245,14 @@ def _result(
     seq_s: float,
 ) -> dict[str, Any]:
     rows = []
-    kinds = sorted(set(tally.latencies) | set(tally.errors_by_kind))
     # the same requests one at a time (the sequential pass): the latency without contention
     alone: dict[tuple[str, str], list[float]] = {}
     for plan in plans.values():
         for req in plan:
             alone.setdefault((req.kind, req.period), []).append(req.elapsed)
+    # every recorded kind gets a row: one the timed phase never reached shows 0 requests, so a
+    # short or slow run is visible as such instead of dropping the kind from the report
+    kinds = sorted(set(alone) | set(tally.latencies) | set(tally.errors_by_kind))
     for kind, period in kinds:
         lat = tally.latencies.get((kind, period), [])
         seq = sorted(alone.get((kind, period), []))
