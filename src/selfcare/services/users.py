@@ -217,7 +217,7 @@ def _by_email(session: Session, email: str) -> UserRecord | None:
 
 def user_row(session: Session, who: str | int) -> UserRecord:
     """A user by id (int or digits) or email; NotFound if there is none."""
-    if isinstance(who, int) or (isinstance(who, str) and who.isdigit()):
+    if isinstance(who, int) or (isinstance(who, str) and who.isascii() and who.isdigit()):
         row = session.get(UserRecord, int(who))
     else:
         row = _by_email(session, normalise_email(str(who)))
@@ -447,7 +447,7 @@ def sign_out(db: DbLike, user_id: int, ip: str | None = None) -> None:
 def load_session_user(db: DbLike, session_id: str) -> User | None:
     """The user behind a session's id ("<user id>:<session version>"), if still valid."""
     user_id, sep, version = str(session_id).partition(":")
-    if not sep or not user_id.isdigit() or not version.isdigit():
+    if not (sep and (user_id + version).isascii() and user_id.isdigit() and version.isdigit()):
         return None
     user = get_user(db, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
