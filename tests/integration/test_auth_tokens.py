@@ -46,6 +46,7 @@ def call(
     name=None,
     revoke: dict[int, int] | None = None,
     trigger: str | None = None,
+    lifetime=90,
 ):
     body = {
         "output": OUTPUT,
@@ -61,6 +62,7 @@ def call(
         "state": [
             {"id": page.NAME, "property": "value", "value": name},
             {"id": "api-tokens-scope", "property": "value", "value": "read"},
+            {"id": "api-tokens-lifetime", "property": "value", "value": lifetime},
         ],
         "changedPropIds": [trigger] if trigger else [],
     }
@@ -164,3 +166,30 @@ def test_malformed_authorization_headers_are_refused(app):
     for header in ("Bearer", "Bearer ", "Basic abc", "bearer sc_nope", "Token sc_x"):
         resp = api.get("/export/no_such_report.csv", headers={"Authorization": header})
         assert resp.status_code == 401, header
+
+
+@pytest.mark.parametrize("days", [30, 180, 365])
+def test_lifetime_chosen_on_the_page(app, days):
+    from datetime import UTC, datetime, timedelta
+
+    c = app.test_client()
+    sign_in(c, ACCOUNTS["manager"])
+    before = datetime.now(UTC).replace(microsecond=0)
+    resp = call(c, 1, "with a life", trigger=f"{page.CREATE}.n_clicks", lifetime=days)
+    assert resp.status_code == 200
+    (row,) = token_rows(app.config["SELFCARE_SETTINGS"].db)
+    delta = datetime.fromisoformat(row["expires_at"]) - before
+    assert timedelta(days=days) <= delta <= timedelta(days=days, minutes=5)
+
+
+def test_a_forged_lifetime_gets_the_default(app):
+    from datetime import UTC, datetime, timedelta
+
+    c = app.test_client()
+    sign_in(c, ACCOUNTS["manager"])
+    before = datetime.now(UTC).replace(microsecond=0)
+    resp = call(c, 1, "forged", trigger=f"{page.CREATE}.n_clicks", lifetime=100000)
+    assert resp.status_code == 200
+    (row,) = token_rows(app.config["SELFCARE_SETTINGS"].db)
+    delta = datetime.fromisoformat(row["expires_at"]) - before
+    assert timedelta(days=90) <= delta <= timedelta(days=90, minutes=5)

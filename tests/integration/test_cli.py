@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -75,6 +76,28 @@ def test_tokens_are_shown_once_and_revocable(tmp_path):
     assert secret not in listed and "active" in listed
     assert selfcare("tokens", "revoke", "--email", "a@example.test", "1", env=env).returncode == 0
     assert "revoked" in selfcare("tokens", "list", "--email", "a@example.test", env=env).stdout
+
+
+def test_token_lifetime_is_chosen_with_days(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    env = {"SELFCARE_DB": str(tmp_path / "app.db")}
+    selfcare(
+        "users", "add", "--email", "a@example.test", "--role", "analyst", "--password-stdin",
+        env=env, stdin="a sufficiently long password\n",
+    )  # fmt: skip
+    before = datetime.now(UTC).replace(microsecond=0)
+    made = selfcare("tokens", "create", "--email", "a@example.test", "--name", "q", "--days", "30",
+                    env=env)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    con = sqlite3.connect(tmp_path / "app.db")
+    (expires,) = con.execute("select expires_at from api_tokens").fetchone()
+    con.close()
+    delta = datetime.fromisoformat(expires) - before
+    assert timedelta(days=30) <= delta <= timedelta(days=30, minutes=5)
+    too_long = selfcare("tokens", "create", "--email", "a@example.test", "--name", "y",
+                        "--days", "366", env=env)  # fmt: skip
+    assert too_long.returncode != 0 and "1 to 365 days" in too_long.stderr
 
 
 @pytest.mark.slow

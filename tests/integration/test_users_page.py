@@ -226,11 +226,23 @@ def test_add_user_refuses_bad_input(role, employee, error, as_admin, db, employe
     assert CREATED not in out  # no password shown
 
 
-def test_add_user_with_existing_email_is_refused(as_admin, db, people):
+@pytest.mark.parametrize("owner", ["admin2", "finance", "analyst"])
+def test_add_user_with_existing_email_is_refused_without_saying_where(owner, as_admin, db, people):
+    """No cross-tenant oracle (issue 13): an email of another tenant (admin2), of the
+    administrator's own organisation or of the operator gets the one answer an address that is
+    not an email gets too, which names no tenant and does not say that the address exists."""
     before = db_rows(db)
-    out = answer(call(as_admin(), ADD, email=people["admin2"].email, role="finance"))
-    assert "already exists" in text_of(out[MESSAGE])
+    existing = people[owner].email.upper()  # emails are compared case-insensitively
+    out = answer(call(as_admin(), ADD, email=existing, role="finance"))
+    nonsense = answer(call(as_admin(), ADD, email="not an address", role="finance"))
+    shown = text_of(out[MESSAGE])
+    assert shown == text_of(nonsense[MESSAGE]) and shown.endswith(users.EMAIL_REFUSED)
+    assert "exist" not in shown and people["admin2"].tenant_id not in shown
+    assert CREATED not in out
     assert [dict(r) for r in db_rows(db)] == [dict(r) for r in before]
+    refused = [a for a in audit_rows(db, "admin_user_add_refused")
+               if people[owner].email in a["detail"]]
+    assert refused and refused[-1]["email"] == people["admin"].email
 
 
 # --- changing, deactivating, reactivating ------------------------------------------------------

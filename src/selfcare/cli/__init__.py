@@ -117,17 +117,21 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     db = _settings(args).database
     if args.action == "create":
         scope = tokens.WRITE if args.write else tokens.READ
-        token_id, secret = tokens.create_token(db, args.email, args.name, scope=scope)
-        print(f"token {token_id} ({scope}) for {args.email}: {secret}")
+        token_id, secret = tokens.create_token(
+            db, args.email, args.name, scope=scope, days=args.days
+        )
+        print(f"token {token_id} ({scope}, {args.days} days) for {args.email}: {secret}")
         print("This secret is shown once; use it as 'Authorization: Bearer <secret>'.")
     elif args.action == "list":
         rows = tokens.list_tokens(db, args.email)
         for t in rows:
             state = "revoked" if t.get("revoked_at") else "active"
+            if state == "active" and t.get("expires_at") and t["expires_at"] <= tokens.now():
+                state = "expired"
             used = t.get("last_used_at") or "never"
             print(
                 f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {t['scope']:<5}  {state}  "
-                f"last used {used}"
+                f"expires {t.get('expires_at') or 'never'}  last used {used}"
             )
     elif args.action == "revoke":
         tokens.revoke_token(db, args.email, args.token_id)
@@ -296,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read and write: may also place, approve, reject and cancel orders (default: read)",
     )
+    tc.add_argument(
+        "--days",
+        type=int,
+        default=tokens_default_days(),
+        help="how long the token works, 1 to 365 days (default: %(default)s)",
+    )
     tl = ts.add_parser("list", help="list a user's tokens")
     tl.add_argument("--email", required=True)
     tr = ts.add_parser("revoke", help="revoke a token")
@@ -303,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("token_id", type=int)
 
     return p
+
+
+def tokens_default_days() -> int:
+    from selfcare.services.tokens import DEFAULT_LIFETIME_DAYS
+
+    return DEFAULT_LIFETIME_DAYS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,9 @@ never on themselves (`add_by_admin`, `change_role_by_admin`, `set_active_by_admi
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,11 +27,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from selfcare import roles
-from selfcare.appdb import Database, UserRecord, database
+from selfcare.appdb import ApiTokenRecord, Database, UserRecord, database
 from selfcare.roles import ANALYST, EMPLOYEE_ROLES, ROLE_NAMES, ROLES, TENANT_ROLES
-from selfcare.services.audit import now, record
+from selfcare.services.audit import audit, now, record
 from selfcare.services.errors import Forbidden, NotFound, ServiceError
 
 DbLike = Database | str | os.PathLike[str]
@@ -37,6 +40,16 @@ DbLike = Database | str | os.PathLike[str]
 MIN_PASSWORD = 12
 # argon2 hashes any length in one pass, but a megabyte "password" is a cheap way to burn CPU.
 MAX_PASSWORD = 1024
+# zxcvbn's estimate (0 = guessed at once ... 4 = very unlikely): 3 is "safely unguessable:
+# moderate protection from an offline slow-hash scenario" (10^10 guesses), which with argon2id
+# behind it is beyond an online or stolen-database attack on one account.
+MIN_PASSWORD_SCORE = 3
+# zxcvbn's matching grows faster than linearly with the length, so it refuses more than 72
+# characters; we judge the first 72 (a longer password is judged by its beginning: a weak
+# beginning with more after it is still refused, which errs on the safe side).
+ZXCVBN_MAX_LENGTH = 72
+# zxcvbn keeps the user inputs in a module-global dictionary while it runs: one at a time.
+_zxcvbn_lock = threading.Lock()
 
 # OWASP Password Storage Cheat Sheet: argon2id, m >= 19 MiB, t >= 2, p = 1. We sit above it
 # (32 MiB, t = 3: about 55 ms on the 2-core target machine).
@@ -124,15 +137,44 @@ def check_profile(role: str, tenant_id: str | None, employee_id: str | None) -> 
         )
 
 
-def check_password(password: str) -> None:
+def personal_words(email: str | None) -> list[str]:
+    """What a guesser knows about the user: the email, its local part and the words in it, the
+    domain's name (zxcvbn's `user_inputs`)."""
+    if not email:
+        return []
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    words = [email, local, domain.split(".")[0], *re.split(r"[._+-]+", local)]
+    return [w for w in dict.fromkeys(words) if len(w) >= 3]
+
+
+def password_strength(password: str, user_inputs: Collection[str] = ()) -> dict[str, Any]:
+    """zxcvbn's judgement of the password's first ZXCVBN_MAX_LENGTH characters."""
+    with _zxcvbn_lock:
+        return zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=list(user_inputs))
+
+
+def check_password(password: str, user_inputs: Collection[str] = ()) -> None:
+    """Length 12 to 1024 and a zxcvbn score of at least MIN_PASSWORD_SCORE, knowing the user's
+    own words; the refusal says why and how to do better (zxcvbn's warning and suggestions)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise ServiceError(f"a password needs at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise ServiceError(f"a password may have at most {MAX_PASSWORD} characters")
+    result = password_strength(password, user_inputs)
+    if result["score"] < MIN_PASSWORD_SCORE:
+        feedback = result.get("feedback") or {}
+        hints = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+        advice = " ".join(h.strip().rstrip(".") + "." for h in hints if h and h.strip())
+        raise ServiceError(
+            "this password is too easy to guess"
+            + (f": {advice}" if advice else ".")
+            + " A few unrelated words, or a password manager's random password, will do."
+        )
 
 
-def hash_password(password: str) -> str:
-    check_password(password)
+def hash_password(password: str, user_inputs: Collection[str] = ()) -> str:
+    check_password(password, user_inputs)
     return _hasher.hash(password)
 
 
@@ -175,7 +217,7 @@ def _by_email(session: Session, email: str) -> UserRecord | None:
 
 def user_row(session: Session, who: str | int) -> UserRecord:
     """A user by id (int or digits) or email; NotFound if there is none."""
-    if isinstance(who, int) or (isinstance(who, str) and who.isdigit()):
+    if isinstance(who, int) or (isinstance(who, str) and who.isascii() and who.isdigit()):
         row = session.get(UserRecord, int(who))
     else:
         row = _by_email(session, normalise_email(str(who)))
@@ -220,6 +262,19 @@ def _insert(
     return row
 
 
+def _revoke_tokens(session: Session, row: UserRecord, reason: str, ip: str | None = None) -> int:
+    """Revoke every live token of the user, in the caller's transaction (so the change that
+    calls for it and the revocation commit together), with an audit row; returns how many."""
+    revoked = session.execute(
+        update(ApiTokenRecord)
+        .where(ApiTokenRecord.user_id == row.id, ApiTokenRecord.revoked_at.is_(None))
+        .values(revoked_at=now())
+    ).rowcount
+    if revoked:
+        record(session, "tokens_revoked", row.email, row.id, ip, f"{revoked} token(s): {reason}")
+    return int(revoked or 0)
+
+
 # --- users ------------------------------------------------------------------------------------
 
 
@@ -237,7 +292,7 @@ def add_user(
     tenant_id = tenant_id or None
     employee_id = employee_id or None
     check_profile(role, tenant_id, employee_id)
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, personal_words(email))
     with database(db).transaction() as session:
         row = _insert(session, email, password_hash, role, tenant_id, employee_id)
         record(session, "user_added", email, row.id, None, f"role={role} tenant={tenant_id or '-'}")
@@ -260,7 +315,7 @@ def upsert_user(
     tenant_id = tenant_id or None
     employee_id = employee_id or None
     check_profile(role, tenant_id, employee_id)
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, personal_words(email))
     with database(db).transaction() as session:
         row = _by_email(session, email)
         if row is None:
@@ -276,6 +331,7 @@ def upsert_user(
             employee_id=employee_id,
             active=1,
         )
+        _revoke_tokens(session, row, "account reset")
         record(session, "user_reset", email, row.id, None, f"role={role}")
         return int(row.id)
 
@@ -340,6 +396,8 @@ def set_role(db: DbLike, email: str | int, role: str, tenant_id: str | None = No
         row = user_row(session, email)
         old = _set_role(session, row, role, tenant_id)
         record(session, "role_changed", row.email, row.id, None, f"{old} -> {role}")
+        if old != role:
+            _revoke_tokens(session, row, "profile changed")
 
 
 def deactivate(db: DbLike, email: str | int) -> None:
@@ -348,6 +406,7 @@ def deactivate(db: DbLike, email: str | int) -> None:
         row = user_row(session, email)
         _bump_sessions(session, row.id, active=0)
         record(session, "deactivated", row.email, row.id, None, None)
+        _revoke_tokens(session, row, "account deactivated")
 
 
 def activate(db: DbLike, email: str | int) -> None:
@@ -358,12 +417,15 @@ def activate(db: DbLike, email: str | int) -> None:
 
 
 def set_password(db: DbLike, email: str | int, password: str) -> None:
-    """Set a new password and end every existing session of the user."""
-    password_hash = hash_password(password)
+    """Set a new password, end every existing session of the user and revoke their tokens."""
+    with database(db).transaction(readonly=True) as session:
+        known = user_row(session, email).email  # the strength check knows the user's own words
+    password_hash = hash_password(password, personal_words(known))
     with database(db).transaction() as session:
         row = user_row(session, email)
         _bump_sessions(session, row.id, password_hash=password_hash)
         record(session, "password_changed", row.email, row.id, None, None)
+        _revoke_tokens(session, row, "password changed")
 
 
 def end_sessions(db: DbLike, user_id: int) -> None:
@@ -385,7 +447,7 @@ def sign_out(db: DbLike, user_id: int, ip: str | None = None) -> None:
 def load_session_user(db: DbLike, session_id: str) -> User | None:
     """The user behind a session's id ("<user id>:<session version>"), if still valid."""
     user_id, sep, version = str(session_id).partition(":")
-    if not sep or not user_id.isdigit() or not version.isdigit():
+    if not (sep and (user_id + version).isascii() and user_id.isdigit() and version.isdigit()):
         return None
     user = get_user(db, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
@@ -429,7 +491,7 @@ def authenticate(db: DbLike, email: str, password: str) -> User | None:
 # --- the administrator's operations (the Users page) --------------------------------------------
 
 
-def _require_admin(actor: Any) -> str:
+def require_admin(actor: Any) -> str:
     """The acting administrator's tenant; Forbidden for anyone else."""
     if (
         actor is None
@@ -440,6 +502,14 @@ def _require_admin(actor: Any) -> str:
     ):
         raise Forbidden("only an administrator of an organisation manages its users")
     return str(actor.tenant_id)
+
+
+# The one answer when an administrator's new user cannot have the email they typed, whatever the
+# reason (not an address, a user of their own organisation, of another tenant, the operator's):
+# an administrator must not learn which addresses exist elsewhere.
+EMAIL_REFUSED = (
+    "This email address cannot be used for a new user. Check it, or use another address."
+)
 
 
 def tenant_role(role: Any) -> str:
@@ -467,7 +537,7 @@ def _own_row(session: Session, tenant_id: str, who: Any) -> UserRecord:
 def tenant_users(db: DbLike, actor: Any) -> list[dict[str, Any]]:
     """The administrator's tenant's users, newest first (a user just added shows at the top);
     analysts never (they have no tenant, and are the operator's)."""
-    tenant_id = _require_admin(actor)
+    tenant_id = require_admin(actor)
     users = [u for u in list_users(db, tenant_id=tenant_id) if u["role"] in TENANT_ROLES]
     return sorted(users, key=lambda u: int(u["id"]), reverse=True)
 
@@ -487,7 +557,7 @@ def add_by_admin(
     employee is given (the HR feed lives in the lake: the page reads it through the gate).
     Returns (the new user, its initial password).
     """
-    tenant_id = _require_admin(actor)
+    tenant_id = require_admin(actor)
     role = tenant_role(role)
     employee = str(employee_id).strip() if employee_id else ""
     if employee and employee not in tenant_employees():
@@ -496,30 +566,39 @@ def add_by_admin(
         raise ServiceError(
             f"The {ROLE_NAMES[role]} profile needs an employee: their lines define what they see."
         )
-    email_n = normalise_email(str(email or ""))
     check_profile(role, tenant_id, employee or None)
     password = new_password()
     password_hash = hash_password(password)
-    with database(db).transaction() as session:
-        row = _insert(session, email_n, password_hash, role, tenant_id, employee or None)
-        record(session, "user_added", email_n, row.id, None, f"role={role} tenant={tenant_id}")
-        record(
-            session,
-            "admin_user_added",
-            actor.email,
-            actor.id,
-            ip,
-            f"target={row.email} (id {row.id}) role={role} employee={employee or '-'}",
-        )
-        return to_user(row), password
+    try:
+        email_n = normalise_email(str(email or ""))
+    except ServiceError:
+        raise ServiceError(EMAIL_REFUSED) from None
+    try:
+        with database(db).transaction() as session:
+            # _insert refuses an email that exists anywhere (or appeared meanwhile)
+            row = _insert(session, email_n, password_hash, role, tenant_id, employee or None)
+            record(session, "user_added", email_n, row.id, None, f"role={role} tenant={tenant_id}")
+            record(
+                session,
+                "admin_user_added",
+                actor.email,
+                actor.id,
+                ip,
+                f"target={row.email} (id {row.id}) role={role} employee={employee or '-'}",
+            )
+            return to_user(row), password
+    except ServiceError:
+        pass
+    # For the operator, outside the refused transaction; the administrator only learns that the
+    # address cannot be used, whether it is one of theirs, another tenant's or the operator's.
+    audit(db, "admin_user_add_refused", actor.email, actor.id, ip, f"target={email_n}: in use")
+    raise ServiceError(EMAIL_REFUSED)
 
 
-def change_role_by_admin(
-    db: DbLike, actor: Any, who: Any, role: Any, ip: str | None = None
-) -> str:
+def change_role_by_admin(db: DbLike, actor: Any, who: Any, role: Any, ip: str | None = None) -> str:
     """An administrator changes the profile of one of their tenant's users (not their own).
     Returns the message for the page."""
-    tenant_id = _require_admin(actor)
+    tenant_id = require_admin(actor)
     with database(db).transaction() as session:
         row = _own_row(session, tenant_id, who)
         role = tenant_role(role)
@@ -542,6 +621,7 @@ def change_role_by_admin(
             ip,
             f"target={row.email} (id {row.id}) {old} -> {role}",
         )
+        _revoke_tokens(session, row, "profile changed", ip)
         return f"{row.email} now has the {ROLE_NAMES[role]} profile."
 
 
@@ -550,7 +630,7 @@ def set_active_by_admin(
 ) -> str:
     """An administrator deactivates or reactivates one of their tenant's users (not themselves).
     Returns the message for the page."""
-    tenant_id = _require_admin(actor)
+    tenant_id = require_admin(actor)
     with database(db).transaction() as session:
         row = _own_row(session, tenant_id, who)
         if row.id == actor.id:
@@ -566,4 +646,5 @@ def set_active_by_admin(
         _bump_sessions(session, row.id, active=0)
         record(session, "deactivated", row.email, row.id, None, None)
         record(session, "admin_user_deactivated", actor.email, actor.id, ip, target)
+        _revoke_tokens(session, row, "account deactivated", ip)
         return f"{row.email} is deactivated and signed out."

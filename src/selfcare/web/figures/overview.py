@@ -28,7 +28,7 @@ CHARGE_COLOURS = {
     "DISCOUNT": "#7f7f7f",
 }
 TOP_INCREASES = 10
-MSISDN = re.compile(r"^\d{1,20}$")
+MSISDN = re.compile(r"\A[0-9]{1,20}\Z", re.ASCII)
 # Single-row selection by click, no checkbox column (AG Grid's rowSelection object API).
 SELECT_ONE = {"rowSelection": {"mode": "singleRow", "checkboxes": False,
                                "enableClickSelection": True}}

@@ -34,6 +34,7 @@ dash.register_page(
 
 NAME = "api-tokens-name"
 SCOPE = "api-tokens-scope"
+LIFETIME = "api-tokens-lifetime"
 CREATE = "api-tokens-create"
 CREATED = "api-tokens-created"
 TABLE = "api-tokens-table"
@@ -71,6 +72,17 @@ def layout(**_: Any) -> html.Div:
                             value=tokens.READ,
                             inline=True,
                             className="token-scope",
+                        ),
+                        html.Label("Works for", htmlFor=LIFETIME, className="muted"),
+                        dcc.Dropdown(
+                            id=LIFETIME,
+                            options=[
+                                {"label": f"{d} days", "value": d} for d in tokens.LIFETIME_CHOICES
+                            ],
+                            value=tokens.DEFAULT_LIFETIME_DAYS,
+                            clearable=False,
+                            className="dropdown",
+                            style={"minWidth": "120px"},
                         ),
                         html.Button("Create token", id=CREATE, className="btn btn-primary"),
                     ],
@@ -157,10 +169,15 @@ def _day(ts: str | None) -> str:
     Input({"type": REVOKE, "index": ALL}, "n_clicks"),
     State(NAME, "value"),
     State(SCOPE, "value"),
+    State(LIFETIME, "value"),
     roles=ROLES,
 )
 def update_tokens(
-    create_clicks: Any, revoke_clicks: Any, name: str | None, scope: str | None
+    create_clicks: Any,
+    revoke_clicks: Any,
+    name: str | None,
+    scope: str | None,
+    lifetime: Any = None,
 ) -> tuple[Any, ...]:
     db = app_db()
     user_id = current_user.id  # the owner is always the signed-in user, never a browser value
@@ -172,7 +189,13 @@ def update_tokens(
         try:
             # anything but an explicit "write" is read-only (the services refuse unknown scopes)
             chosen = tokens.WRITE if scope == tokens.WRITE else tokens.READ
-            token_id, secret = tokens.create_token(db, user_id, name or "", scope=chosen)
+            # only one of the offered lifetimes; anything else the browser sends is the default
+            days = lifetime if lifetime in tokens.LIFETIME_CHOICES else tokens.DEFAULT_LIFETIME_DAYS
+            if isinstance(days, bool):
+                days = tokens.DEFAULT_LIFETIME_DAYS
+            token_id, secret = tokens.create_token(
+                db, user_id, name or "", scope=chosen, days=int(days)
+            )
         except ServiceError as e:
             message = components.error_state(str(e))
         else:

@@ -57,8 +57,9 @@ SUMMARY = f"{SLUG}-summary"
 STATUS = f"{SLUG}-status"
 DOWNLOAD = f"{SLUG}-download"
 
-_DIGITS = re.compile(r"^\d{1,20}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_DIGITS = re.compile(r"\A[0-9]{1,20}\Z", re.ASCII)
+# a prefix: a date picker may add a time
+_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 SORT_OPTIONS = [
     {"label": "Time", "value": "event_time"},

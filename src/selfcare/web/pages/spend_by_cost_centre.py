@@ -62,7 +62,7 @@ LINE_COLUMNS = overview_fig.line_columns()
 SELECT_ONE = overview_fig.SELECT_ONE
 FAILED = "This view could not be loaded. Try again later."
 NO_PERIOD = "No bill periods are loaded yet."
-ID_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+ID_TEXT = re.compile(r"\A[A-Za-z0-9_-]{1,40}\Z", re.ASCII)
 
 COLUMNS = [
     {"field": "cost_centre_name", "headerName": "Cost centre", "filter": "agTextColumnFilter",

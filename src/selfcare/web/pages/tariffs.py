@@ -36,7 +36,7 @@ DEFAULT_MIN_PCT = Decimal("5")
 dash.register_page(__name__, path="/tariffs", name="Tariff analyser", order=60, roles=ROLES)
 
 
-PLAIN_NUMBER = re.compile(r"\d{1,7}(\.\d{1,4})?")
+PLAIN_NUMBER = re.compile(r"\A[0-9]{1,7}(\.[0-9]{1,4})?\Z", re.ASCII)
 
 
 def amount(lo: Decimal, hi: Decimal):
@@ -399,7 +399,7 @@ def picked_line(selected_rows) -> str | None:
     if not selected_rows:
         return None
     value = str(selected_rows[0].get("msisdn", ""))
-    return value if value.isdigit() and len(value) <= 20 else None
+    return value if value.isascii() and value.isdigit() and len(value) <= 20 else None
 
 
 @protected_callback(

@@ -63,7 +63,7 @@ LINES_GRID = f"{SLUG}-lines-grid"
 LINES_STATUS = f"{SLUG}-lines-status"
 LINES_DOWNLOAD = f"{SLUG}-lines-download"
 
-NUMBER = re.compile(r"^\d{1,20}$")
+NUMBER = re.compile(r"\A[0-9]{1,20}\Z", re.ASCII)
 
 COLUMNS = [
     {"field": "rank", "headerName": "#", "maxWidth": 80, "filter": "agNumberColumnFilter"},
