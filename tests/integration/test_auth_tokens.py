@@ -193,3 +193,83 @@ def test_a_forged_lifetime_gets_the_default(app):
     (row,) = token_rows(app.config["SELFCARE_SETTINGS"].db)
     delta = datetime.fromisoformat(row["expires_at"]) - before
     assert timedelta(days=90) <= delta <= timedelta(days=90, minutes=5)
+
+
+# --- the Administrator's view of the organisation's tokens --------------------------------------
+
+ORG_OUTPUTS = [
+    {"id": "api-tokens-org-table", "property": "children"},
+    {"id": "api-tokens-org-message", "property": "children"},
+]
+ORG_OUTPUT = ".." + "...".join(f"{o['id']}.{o['property']}" for o in ORG_OUTPUTS) + ".."
+
+
+def org_call(client, revoke: dict[int, int] | None = None):
+    trigger = None
+    if revoke:
+        (token_id,) = revoke
+        trigger = (
+            json.dumps({"index": token_id, "type": "api-tokens-org-revoke"}, separators=(",", ":"))
+            + ".n_clicks"
+        )
+    body = {
+        "output": ORG_OUTPUT,
+        "outputs": ORG_OUTPUTS,
+        "inputs": [
+            [
+                {"id": {"index": i, "type": "api-tokens-org-revoke"}, "property": "n_clicks",
+                 "value": n}
+                for i, n in (revoke or {}).items()
+            ],
+            {"id": page.TABLE, "property": "children", "value": None},
+        ],
+        "changedPropIds": [trigger] if trigger else [],
+    }  # fmt: skip
+    return client.post("/_dash-update-component", json=body)
+
+
+def _other_tenant_token(db):
+    users.add_user(db, "someone@t2.test", "end_user", "T2", "E900", password=STRANGER_PASSWORD)
+    return tokens.create_token(db, "someone@t2.test", "other organisation's")
+
+
+STRANGER_PASSWORD = "quartz-meadow-lantern-91"  # noqa: S105 - a test account's password
+
+
+def test_admin_lists_and_revokes_the_organisations_tokens(app):
+    db = app.config["SELFCARE_SETTINGS"].db
+    mine_id, mine = tokens.create_token(db, ACCOUNTS["manager"].email, "manager's extract")
+    _, theirs = _other_tenant_token(db)
+    c = app.test_client()
+    sign_in(c, ACCOUNTS["admin"])
+    listed = org_call(c).get_data(as_text=True)
+    assert "manager's extract" in listed and ACCOUNTS["manager"].email in listed
+    assert "other organisation's" not in listed and "someone@t2.test" not in listed
+    resp = org_call(c, revoke={mine_id: 1})
+    assert resp.status_code == 200 and "is revoked" in resp.get_data(as_text=True)
+    assert tokens.verify_token(db, mine) is None  # the manager's token stops working at once
+    assert tokens.verify_token(db, theirs) is not None
+    events = [r["event"] for r in audit.list_audit(db)]
+    assert "admin_token_revoked" in events
+
+
+def test_admin_cannot_revoke_another_organisations_token(app):
+    db = app.config["SELFCARE_SETTINGS"].db
+    theirs_id, theirs = _other_tenant_token(db)
+    c = app.test_client()
+    sign_in(c, ACCOUNTS["admin"])
+    resp = org_call(c, revoke={theirs_id: 1})
+    assert resp.status_code == 200 and "No such token" in resp.get_data(as_text=True)
+    assert tokens.verify_token(db, theirs) is not None
+
+
+@pytest.mark.parametrize("who", ["manager", "end_user"])
+def test_only_an_admin_reaches_the_organisations_tokens(app, who):
+    db = app.config["SELFCARE_SETTINGS"].db
+    admin_id, admin_secret = tokens.create_token(db, ACCOUNTS["admin"].email, "admin's")
+    c = app.test_client()
+    sign_in(c, ACCOUNTS[who])
+    for resp in (org_call(c), org_call(c, revoke={admin_id: 1})):
+        assert resp.status_code in (403, 404)
+        assert "admin's" not in resp.get_data(as_text=True)
+    assert tokens.verify_token(db, admin_secret) is not None

@@ -7,6 +7,10 @@ only as its owner (the owner's profile and scope, re-read on every
 use; a deactivated owner's tokens stop working). The secret is shown once, in the response to the
 create click, and never stored anywhere but as a hash. Every callback acts on the signed-in user's
 own tokens only; a token id of someone else is "no such token".
+
+An Administrator also sees every token of their organisation's users, with its owner, and can
+revoke any of them (a leaked secret, someone leaving); the services decide from the signed-in
+administrator, and a token id of another organisation is "no such token", the same answer.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from flask import request
 from flask_login import current_user
 
-from selfcare.roles import ROLES
+from selfcare.roles import ADMIN, ROLES
 from selfcare.services import ServiceError, tokens
 from selfcare.web import components
 from selfcare.web.auth import app_db
@@ -40,6 +45,27 @@ CREATED = "api-tokens-created"
 TABLE = "api-tokens-table"
 REVOKE = "api-tokens-revoke"
 MESSAGE = "api-tokens-message"
+ORG_TABLE = "api-tokens-org-table"
+ORG_REVOKE = "api-tokens-org-revoke"
+ORG_MESSAGE = "api-tokens-org-message"
+
+
+def _org_card() -> list[Any]:
+    """The Administrator's view of every token in the organisation (nothing for anyone else)."""
+    if getattr(current_user, "role", None) != ADMIN:
+        return []
+    return [
+        components.card(
+            "Your organisation's tokens",
+            html.P(
+                "Every API token of your organisation's users. Revoke one that has leaked or "
+                "whose owner no longer needs it; it stops working at once.",
+                className="muted",
+            ),
+            html.Div(id=ORG_MESSAGE, role="status"),
+            html.Div(id=ORG_TABLE),
+        )
+    ]
 
 
 def layout(**_: Any) -> html.Div:
@@ -95,6 +121,7 @@ def layout(**_: Any) -> html.Div:
                 html.Div(id=MESSAGE),
                 html.Div(id=TABLE),
             ),
+            *_org_card(),
             components.card(
                 "Using a token",
                 html.Pre(
@@ -109,17 +136,16 @@ def layout(**_: Any) -> html.Div:
     )
 
 
-def _table(rows: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], *, owners: bool = False) -> Any:
     if not rows:
-        return components.empty_state("You have no API tokens yet.")
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th(h)
-                for h in ("Name", "Token", "Scope", "Created", "Last used", "Expires", "Status", "")
-            ]
+        return components.empty_state(
+            "Nobody in your organisation has an API token."
+            if owners
+            else "You have no API tokens yet."
         )
-    )
+    heads = ("Name", "Token", "Scope", "Created", "Last used", "Expires", "Status", "")
+    head = html.Thead(html.Tr([html.Th(h) for h in (("Owner", *heads) if owners else heads)]))
+    button = ORG_REVOKE if owners else REVOKE
     body = []
     for t in rows:
         revoked = bool(t.get("revoked_at"))
@@ -127,7 +153,8 @@ def _table(rows: list[dict[str, Any]]) -> Any:
         status = "revoked" if revoked else "expired" if expired else "active"
         body.append(
             html.Tr(
-                [
+                ([html.Td(t["owner"])] if owners else [])
+                + [
                     html.Td(t["name"]),
                     html.Td(html.Code(t["prefix"] + "…")),
                     html.Td("read and write" if t.get("scope") == tokens.WRITE else "read only"),
@@ -137,8 +164,9 @@ def _table(rows: list[dict[str, Any]]) -> Any:
                     html.Td(
                         html.Span(
                             status,
-                            className="badge badge-ok" if status == "active" else
-                            "badge badge-muted",
+                            className="badge badge-ok"
+                            if status == "active"
+                            else "badge badge-muted",
                         )
                     ),
                     html.Td(
@@ -146,8 +174,12 @@ def _table(rows: list[dict[str, Any]]) -> Any:
                         if revoked
                         else html.Button(
                             "Revoke",
-                            id={"type": REVOKE, "index": int(t["id"])},
+                            id={"type": button, "index": int(t["id"])},
                             className="btn btn-danger btn-small",
+                            **{
+                                "aria-label": f"Revoke the token {t['name']}"
+                                + (f" of {t['owner']}" if owners else "")
+                            },
                         )
                     ),
                 ]
@@ -218,3 +250,29 @@ def update_tokens(
                 message = components.error_state("No such token.")
             created = None
     return _table(tokens.list_tokens(db, user_id)), created, message, name_value
+
+
+@protected_callback(
+    Output(ORG_TABLE, "children"),
+    Output(ORG_MESSAGE, "children"),
+    Input({"type": ORG_REVOKE, "index": ALL}, "n_clicks"),
+    Input(TABLE, "children"),
+    roles=(ADMIN,),
+)
+def update_org_tokens(revoke_clicks: Any, _own_table: Any) -> tuple[Any, Any]:
+    """The organisation's tokens; redrawn when the administrator's own list changes too."""
+    db = app_db()
+    message: Any = None
+    trigger = ctx.triggered_id
+    if isinstance(trigger, dict) and trigger.get("type") == ORG_REVOKE:
+        # a re-rendered table fires its new buttons with n_clicks None: not a click
+        if any(revoke_clicks or []) and ctx.triggered and ctx.triggered[0].get("value"):
+            try:
+                text = tokens.revoke_by_admin(
+                    db, current_user, trigger.get("index"), ip=request.remote_addr
+                )
+            except ServiceError as e:
+                message = components.error_state(str(e))
+            else:
+                message = html.P(text, className="alert alert-ok")
+    return _table(tokens.tenant_tokens(db, current_user), owners=True), message
