@@ -90,6 +90,59 @@ def pause_seconds() -> float:
     return float(os.environ.get(PAUSE_SECONDS, "60"))
 
 
+# --- resource limits (issue 13): what one user, or the lake, can cost the server ---------------
+# One user must not stall the server: exports and page queries are counted per user (per server
+# process), every statement of the engine has a time budget, and exports as a whole leave
+# waitress threads free for pages and /healthz. Read once, where they take effect (the gate at
+# import, the exports and `selfcare serve` when the app is built).
+
+DEFAULT_EXPORTS_PER_USER = 2
+DEFAULT_EXPORTS_TOTAL = 4  # of waitress's 8 threads: the other 4 stay free for pages and /healthz
+DEFAULT_QUERIES_PER_USER = 4  # a page fires several callbacks at once; a browser sends up to 6
+DEFAULT_QUERY_WAIT = 5.0  # seconds a page query waits for one of its user's slots
+DEFAULT_QUERY_BUDGET = 30.0  # seconds per statement (a 12-month itemised day chunk takes < 1 s)
+DEFAULT_RETRY_AFTER = 10  # seconds, in the Retry-After of a refusal
+DEFAULT_THREADS = 8
+DEFAULT_CONNECTION_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    exports_per_user: int  # streamed exports one user may run at once (beyond: 429)
+    exports_total: int  # streamed exports the process runs at once (beyond: 503)
+    queries_per_user: int  # uncached page queries one user may run at once
+    query_wait: float  # seconds a page query waits for a slot before it is refused
+    query_budget: float  # seconds a statement may run before the gate interrupts the engine
+    retry_after: int  # seconds, sent as Retry-After with a 429 or 503
+    threads: int  # waitress worker threads
+    connection_limit: int  # waitress: open connections at most (beyond: not accepted)
+
+
+def _positive(name: str, default: float, kind: type = int, zero: bool = False) -> float:
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return default
+    value = kind(text)
+    if value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be {'0 or more' if zero else 'positive'}, not {text}")
+    return value
+
+
+def limit_settings() -> LimitSettings:
+    """SELFCARE_EXPORTS_PER_USER, _EXPORTS_TOTAL, _QUERIES_PER_USER, _QUERY_WAIT, _QUERY_BUDGET,
+    SELFCARE_RETRY_AFTER, SELFCARE_THREADS and SELFCARE_CONNECTION_LIMIT, with their defaults."""
+    return LimitSettings(
+        exports_per_user=int(_positive("SELFCARE_EXPORTS_PER_USER", DEFAULT_EXPORTS_PER_USER)),
+        exports_total=int(_positive("SELFCARE_EXPORTS_TOTAL", DEFAULT_EXPORTS_TOTAL)),
+        queries_per_user=int(_positive("SELFCARE_QUERIES_PER_USER", DEFAULT_QUERIES_PER_USER)),
+        query_wait=float(_positive("SELFCARE_QUERY_WAIT", DEFAULT_QUERY_WAIT, float, zero=True)),
+        query_budget=float(_positive("SELFCARE_QUERY_BUDGET", DEFAULT_QUERY_BUDGET, float)),
+        retry_after=int(_positive("SELFCARE_RETRY_AFTER", DEFAULT_RETRY_AFTER)),
+        threads=int(_positive("SELFCARE_THREADS", DEFAULT_THREADS)),
+        connection_limit=int(_positive("SELFCARE_CONNECTION_LIMIT", DEFAULT_CONNECTION_LIMIT)),
+    )
+
+
 # --- provisioning and the worker (issue 12) -----------------------------------------------------
 # SELFCARE_PROVISIONING picks the adapter that carries approved orders to the operator;
 # SELFCARE_WORKER=0 keeps `selfcare serve` / `selfcare demo` from starting the worker in-process

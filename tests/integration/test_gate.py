@@ -49,8 +49,11 @@ def test_the_engine_cannot_read_outside_the_lake(portal):
     with gate._engine().cursor(gate.lake_path()) as cur:
         with pytest.raises(Exception, match="(?i)permission|disabled"):
             cur.frame("select * from read_csv('/etc/passwd')", {})
-        with pytest.raises(Exception, match="(?i)lock|configuration"):
+        with pytest.raises(Exception, match="(?i)only reads"):  # a cursor runs SELECT only
             cur.frame("set enable_external_access = true", {})
+    _, con = gate._engine()._connection(gate.lake_path())  # and below it, the lock holds
+    with pytest.raises(Exception, match="(?i)lock|configuration"):
+        con.cursor().execute("set enable_external_access = true")
 
 
 def test_warm_opens_the_engine_on_the_published_version(portal):

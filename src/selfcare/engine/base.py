@@ -23,6 +23,10 @@ class EngineError(Exception):
     """The engine could not run a statement or open the lake; the message is the engine's."""
 
 
+class ReadOnly(EngineError):
+    """The statement is not a query (COPY, ATTACH, EXPORT, SET, ...): the portal only reads."""
+
+
 class Cursor(ABC):
     """One caller's handle on the lake at one published version; never shared across threads.
 
@@ -48,6 +52,11 @@ class Cursor(ABC):
     @abstractmethod
     def columns(self, sql: str, params: Mapping[str, Any]) -> list[str]:
         """The column names `sql` returns, without reading its rows."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Stop the statement running on this cursor, from another thread (its caller then gets
+        an `EngineError`); a cursor running nothing ignores it."""
 
     @abstractmethod
     def close(self) -> None:

@@ -2,9 +2,15 @@
 on the portal's side).
 
 An in-memory DuckDB whose views point at the Parquet files of the published manifest, with file
-access limited to the lake and the configuration locked, so even a query bug cannot read other
-files. One connection per process and lake version; a cursor per call (a DuckDB connection is not
-shareable across threads).
+access limited to exactly those files and the configuration locked, so even a query bug cannot
+read other files. One connection per process and lake version; a cursor per call (a DuckDB
+connection is not shareable across threads).
+
+Read-only, twice (issue 13: `COPY ... TO '<lake>/x.csv'` used to succeed): DuckDB's
+`allowed_paths` names the published files alone (no directory), so no statement can create a
+file, a temporary file or a folder under the lake (or anywhere); and a cursor runs only SELECT
+statements, because `allowed_paths` does let `COPY ... TO '<a published file>' (use_tmp_file
+false)` overwrite a file it may read.
 """
 
 from __future__ import annotations
@@ -23,14 +29,29 @@ import pandas as pd
 import pyarrow as pa
 
 from selfcare import queries
-from selfcare.engine.base import Cursor, Engine, EngineError
+from selfcare.engine.base import Cursor, Engine, EngineError, ReadOnly
 from selfcare.etl import lake as lake_files
+
+# The only statement type a portal cursor runs (WITH ... SELECT, UNION, VALUES parse as SELECT).
+READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
 
 
 class DuckDBCursor(Cursor):
     def __init__(self, version: int, cur: duckdb.DuckDBPyConnection) -> None:
         self.version = version
         self._cur = cur
+
+    def _read_only(self, sql: str) -> str:
+        """`sql` if it is exactly one SELECT statement, else ReadOnly (nothing runs)."""
+        try:
+            statements = self._cur.extract_statements(sql)
+        except duckdb.Error as e:
+            raise EngineError(str(e)) from e
+        kinds = [s.type for s in statements]
+        if len(kinds) != 1 or kinds[0] not in READ_STATEMENTS:
+            names = ", ".join(k.name for k in kinds) or "none"
+            raise ReadOnly(f"the portal's engine runs one query at a time and only reads ({names})")
+        return sql
 
     def has_tables(self) -> bool:
         try:
@@ -44,7 +65,7 @@ class DuckDBCursor(Cursor):
 
     def frame(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         try:
-            return self._cur.execute(sql, dict(params)).df()
+            return self._cur.execute(self._read_only(sql), dict(params)).df()
         except duckdb.Error as e:
             raise EngineError(str(e)) from e
 
@@ -52,20 +73,28 @@ class DuckDBCursor(Cursor):
         self, sql: str, params: Mapping[str, Any], batch_rows: int
     ) -> Iterator[pa.RecordBatch]:
         try:
-            reader = self._cur.sql(sql, params=dict(params)).to_arrow_reader(batch_rows)
+            reader = self._cur.sql(self._read_only(sql), params=dict(params)).to_arrow_reader(
+                batch_rows
+            )
             try:
                 yield from reader
             finally:
                 reader.close()
         except duckdb.Error as e:
             raise EngineError(str(e)) from e
+        except pa.ArrowException as e:  # an interrupt while Arrow reads the result
+            raise EngineError(str(e)) from e
 
     def columns(self, sql: str, params: Mapping[str, Any]) -> list[str]:
         try:
+            self._read_only(sql)
             rel = self._cur.execute(f"select * from ({sql}) limit 0", dict(params))
             return [d[0] for d in rel.description]
         except duckdb.Error as e:
             raise EngineError(str(e)) from e
+
+    def interrupt(self) -> None:
+        self._cur.interrupt()
 
     def close(self) -> None:
         self._cur.close()
@@ -119,7 +148,10 @@ class DuckDBEngine(Engine):
 
     def _open(self, lake: Path, manifest: dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:")
-        con.execute("set allowed_directories = $dirs", {"dirs": [str(lake) + os.sep]})
+        # Exactly the published files, never the lake's folder: an allowed directory lets any
+        # statement create files in it (COPY ... TO '<lake>/x.csv').
+        files = sorted(lake_files.manifest_paths(lake, manifest))
+        con.execute("set allowed_paths = $paths", {"paths": files})
         # the spill folder must be set while the engine may still name a path
         spill = tempfile.mkdtemp(prefix="selfcare-engine-")
         atexit.register(shutil.rmtree, spill, True)

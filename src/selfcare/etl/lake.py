@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,6 +101,21 @@ def reader_views(lake: str | os.PathLike[str], manifest: dict[str, Any] | None =
             select_cols = ", ".join(f'cast(null as {t}) as "{c}"' for c, t in cols)
             out.append(f'create or replace view "{name}" as select {select_cols} where false')
     return out
+
+
+def manifest_paths(lake: str | os.PathLike[str], manifest: dict[str, Any] | None) -> set[str]:
+    """The absolute paths of the published files, spelled as `reader_views` names them."""
+    root = Path(lake).resolve()
+    return {str(root / f) for f in manifest_files(manifest)}
+
+
+BILL_PERIOD_KEY = re.compile(r"(?:^|/)bill_period=([0-9]{4}-(?:0[1-9]|1[0-2]))(?:/|$)")
+
+
+def bill_periods(manifest: dict[str, Any] | None) -> list[str]:
+    """The bill periods the published lake holds (from its partition paths), oldest first."""
+    found = {m.group(1) for f in manifest_files(manifest) for m in [BILL_PERIOD_KEY.search(f)] if m}
+    return sorted(found)
 
 
 # --- the writer side (used only by selfcare.etl.load: the ETL is the lake's only writer) ---

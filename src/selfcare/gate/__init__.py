@@ -15,8 +15,9 @@ never imports (an import contract).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from selfcare import config, queries
 from selfcare import engine as engines
 from selfcare.config import load_settings
 from selfcare.etl import lake as lake_files
+from selfcare.gate.limits import Slots, Watchdog
 from selfcare.roles import ALL_LINE_ROLES, ROLES, TENANT_ROLES  # noqa: F401 (ROLES: re-exported)
 
 # An analyst never sees a segment smaller than this many lines: no single line, number or person.
@@ -53,6 +55,16 @@ ENGINE = "duckdb"
 # Answers kept per process, counted in bytes of the data frames (not entries: one answer can be
 # 100 rows or 100,000). SELFCARE_RESULT_CACHE_MB, read by config.
 RESULT_CACHE_BYTES = config.result_cache_mb() << 20
+# Resource limits (issue 13), read by config from SELFCARE_QUERY_BUDGET, _QUERIES_PER_USER,
+# _QUERY_WAIT and SELFCARE_RETRY_AFTER: seconds one statement may run before the gate interrupts
+# the engine; uncached queries one viewer may run at once, and how long one more waits.
+_LIMITS = config.limit_settings()
+QUERY_BUDGET_S = _LIMITS.query_budget
+QUERIES_PER_USER = _LIMITS.queries_per_user
+QUERY_WAIT_S = _LIMITS.query_wait
+RETRY_AFTER_S = _LIMITS.retry_after
+
+log = logging.getLogger(__name__)
 
 
 class GateError(Exception):
@@ -61,6 +73,26 @@ class GateError(Exception):
 
 class NotAllowed(GateError):
     """The viewer's profile may not run this query."""
+
+
+class Refused(GateError):
+    """Not now: the query may well run later (`retry_after` seconds is a fair wait)."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = RETRY_AFTER_S if retry_after is None else retry_after
+
+
+class Busy(Refused):
+    """The viewer already runs as many queries as one user may at once."""
+
+
+class QueryTimeout(Refused):
+    """A statement ran past the query time budget and the gate interrupted it."""
+
+
+class Stopped(GateError):
+    """The caller asked to stop (an export's client disconnected); nothing is wrong."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +154,46 @@ def _engine() -> engines.Engine:
         return _engine_instance
 
 
+_watchdog = Watchdog()
+_viewer_slots = Slots(QUERIES_PER_USER)
+
+
+class _Budget:
+    """Run statements on `cur` under the query time budget; a statement the watchdog stopped
+    becomes QueryTimeout (budget) or Stopped (the caller's `stop`), never a bare engine error."""
+
+    def __init__(self, name: str, cur: engines.Cursor, stop: Callable[[], bool] | None = None):
+        self.name, self.cur, self.stop = name, cur, stop
+
+    def __call__(self, run: Callable[..., Any], *args: Any) -> Any:
+        with _watchdog.watch(self.cur, QUERY_BUDGET_S, self.stop) as w:
+            try:
+                return run(*args)
+            except engines.EngineError as e:
+                raise self._why(w, e) from e
+
+    def iterate(self, run: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+        """A streamed statement: the budget runs from its start to its last batch."""
+        with _watchdog.watch(self.cur, QUERY_BUDGET_S, self.stop) as w:
+            try:
+                yield from run(*args)
+            except engines.EngineError as e:
+                raise self._why(w, e) from e
+
+    def _why(self, w: Any, e: Exception) -> GateError:
+        if w.fired == "budget":
+            log.warning(
+                "%s: interrupted after the query time budget of %s s", self.name, QUERY_BUDGET_S
+            )
+            return QueryTimeout(
+                f"{self.name} took longer than {QUERY_BUDGET_S:g} s, the portal's limit for one"
+                " question; try a shorter period or fewer lines"
+            )
+        if w.fired == "stopped":
+            return Stopped(f"{self.name}: stopped by its caller")
+        return GateError(f"{self.name}: {e}")
+
+
 def _cursor(name: str, lake: Path) -> engines.Cursor:
     """A cursor on the lake's published version; an engine that cannot open it is a GateError."""
     try:
@@ -144,12 +216,10 @@ def _internal(name: str, lake: Path, **params: Any) -> pd.DataFrame:
     """Run a gate-internal query (namespace `scope`, or a trusted caller's through
     `selfcare.gate.trusted`) with exactly the parameters given: never reachable by viewers."""
     with _cursor(name, lake) as cur:
-        try:
-            if not cur.has_tables():
-                return pd.DataFrame()
-            return cur.frame(queries.load(name), params)
-        except engines.EngineError as e:
-            raise GateError(f"{name}: {e}") from e
+        budget = _Budget(name, cur)
+        if not budget(cur.has_tables):
+            return pd.DataFrame()
+        return budget(cur.frame, queries.load(name), params)
 
 
 @lru_cache(maxsize=1024)
@@ -279,15 +349,32 @@ def _run_uncached(
     version: int, lake: str, name: str, scope: Scope, frozen: tuple[tuple[str, Any], ...]
 ) -> pd.DataFrame:
     sql, bound = _bind(name, scope, dict(frozen))
-    with _cursor(name, Path(lake)) as cur:
+    with _viewer_slot(name, scope), _cursor(name, Path(lake)) as cur:
         if cur.version != version:
             raise GateError("the lake changed during the query; try again")
-        try:
-            if not cur.has_tables():
-                return pd.DataFrame()
-            return cur.frame(sql, bound)
-        except engines.EngineError as e:
-            raise GateError(f"{name}: {e}") from e
+        budget = _Budget(name, cur)
+        if not budget(cur.has_tables):
+            return pd.DataFrame()
+        return budget(cur.frame, sql, bound)
+
+
+class _viewer_slot:  # noqa: N801 - used as a context manager, like a function
+    """One of the viewer's query slots for the block, waiting up to QUERY_WAIT_S; else Busy."""
+
+    def __init__(self, name: str, scope: Scope) -> None:
+        self.name, self.key = name, scope.user_id
+
+    def __enter__(self) -> None:
+        if not _viewer_slots.acquire(self.key, wait=QUERY_WAIT_S):
+            log.warning(
+                "%s refused: user %s already runs %d queries", self.name, self.key, QUERIES_PER_USER
+            )
+            raise Busy(
+                f"you already have {QUERIES_PER_USER} questions running; try again in a moment"
+            )
+
+    def __exit__(self, *exc_info: object) -> None:
+        _viewer_slots.release(self.key)
 
 
 def run(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
@@ -299,7 +386,11 @@ def run(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
 
 
 def stream(
-    name: str, scope: Scope, batch_rows: int = 50_000, **params: Any
+    name: str,
+    scope: Scope,
+    batch_rows: int = 50_000,
+    stop: Callable[[], bool] | None = None,
+    **params: Any,
 ) -> Iterator[pa.RecordBatch]:
     """Stream a named query's result in Arrow batches (for exports: bounded memory).
 
@@ -309,7 +400,12 @@ def stream(
     in exactly one chunk), oldest first, all on one cursor and so on one lake version: the same
     rows in the same order as one run over the whole range, but each chunk is sorted alone and
     reads only its day's row groups, so the first rows leave after a day's sort, in a day's
-    memory, rather than after the whole range's."""
+    memory, rather than after the whole range's.
+
+    Each statement (each time chunk) runs under the query time budget (QueryTimeout). `stop`,
+    when given, is asked before each chunk and by the watchdog while one runs: once it answers
+    true (the export's client has gone), the stream ends early and quietly, so a client that
+    hangs up stops the query loop even while the chunks produce no rows to write."""
     sql, bound = _bind(name, scope, params)
     if queries.streamed_in_time_chunks(sql):
         windows = [
@@ -320,13 +416,18 @@ def stream(
     else:
         windows = [bound]
     with _cursor(name, lake_path()) as cur:
+        budget = _Budget(name, cur, stop)
+        if not budget(cur.has_tables):
+            return
+        done = 0
         try:
-            if not cur.has_tables():
-                return
             for values in windows:
-                yield from cur.batches(sql, values, batch_rows)
-        except engines.EngineError as e:
-            raise GateError(f"{name}: {e}") from e
+                if stop is not None and stop():
+                    raise Stopped(name)
+                yield from budget.iterate(cur.batches, sql, values, batch_rows)
+                done += 1
+        except Stopped:
+            log.info("%s stopped by its caller after %d of %d chunks", name, done, len(windows))
 
 
 def _periods(period_from: str, period_to: str) -> list[str]:
@@ -350,16 +451,27 @@ def columns(name: str, scope: Scope, **params: Any) -> list[str]:
     """The column names a query returns (for an export's header when it has no rows)."""
     sql, bound = _bind(name, scope, params)
     with _cursor(name, lake_path()) as cur:
-        try:
-            if not cur.has_tables():
-                return []
-            return cur.columns(sql, bound)
-        except engines.EngineError as e:
-            raise GateError(f"{name}: {e}") from e
+        budget = _Budget(name, cur)
+        if not budget(cur.has_tables):
+            return []
+        return budget(cur.columns, sql, bound)
+
+
+@lru_cache(maxsize=16)
+def _lake_periods(lake: str, version: int) -> tuple[str, ...]:
+    del version  # part of the key: a new load may add periods
+    return tuple(lake_files.bill_periods(lake_files.read_manifest(lake)))
+
+
+def lake_periods(lake: Path | None = None) -> tuple[str, ...]:
+    """The bill periods the published lake holds, oldest first (from its manifest: no query)."""
+    lake = lake or lake_path()
+    return _lake_periods(str(lake), lake_version(lake))
 
 
 def clear_caches() -> None:
     """Forget cached scopes and results (tests; a publish already invalidates by version)."""
     _scope_cached.cache_clear()
+    _lake_periods.cache_clear()
     with _results_lock:
         _results.clear()

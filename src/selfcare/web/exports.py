@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +27,8 @@ import pandas as pd
 import pyarrow as pa
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
-from selfcare import gate
+from selfcare import config, gate
+from selfcare.gate.limits import Slots
 
 # Fully anchored and ASCII only: `$` would accept a trailing newline and `\d` Unicode digits,
 # and both reached the Content-Disposition header (500s in the penetration test).
@@ -34,6 +37,28 @@ MAX_MONTHS = 24  # per request: an export over decades stalled the server for mi
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 bp = Blueprint("exports", __name__)
+log = logging.getLogger(__name__)
+
+# Streamed exports at once (issue 13): per user (beyond it 429), and for the whole process
+# (beyond it 503), so that exports never hold every waitress thread and pages and /healthz
+# still answer. SELFCARE_EXPORTS_PER_USER, SELFCARE_EXPORTS_TOTAL, read by config.
+_LIMITS = config.limit_settings()
+EXPORTS_PER_USER = _LIMITS.exports_per_user
+EXPORTS_TOTAL = _LIMITS.exports_total
+RETRY_AFTER_S = _LIMITS.retry_after
+_user_exports = Slots(EXPORTS_PER_USER)
+_all_exports = Slots(EXPORTS_TOTAL)
+_ALL = "all"
+
+
+def running_exports(user_id: int | None = None) -> int:
+    """Streamed exports running now: one user's, or the process's (for tests and operators)."""
+    return _user_exports.held(user_id) if user_id is not None else _all_exports.held(_ALL)
+
+
+class ExportCut(RuntimeError):
+    """An export failed after its first rows had left: the connection is dropped rather than
+    ended, so the client sees an incomplete download instead of a short file."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +223,61 @@ def parse_params(export: Export, args) -> dict[str, object]:
     return params
 
 
+def check_lake_periods(params: dict[str, object], held: tuple[str, ...]) -> None:
+    """A ValueError unless from..to lies within the bill periods the lake holds (an empty lake
+    holds nothing to read, so any valid range costs nothing and passes)."""
+    if not held:
+        return
+    first, last = str(params["period_from"]), str(params["period_to"])
+    if first < held[0] or last > held[-1]:
+        raise ValueError(f"the lake holds bill periods {held[0]} to {held[-1]}")
+
+
+def _refusal(message: str, status: int, retry_after: int) -> Response:
+    resp = jsonify(error=message)
+    resp.status_code = status
+    resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
+class _Release:
+    """Give back an export's slots exactly once (on close, or when the view fails)."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id, self.done = user_id, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            _user_exports.release(self.user_id)
+            _all_exports.release(_ALL)
+
+
+def _guarded(
+    report: str,
+    user_id: int,
+    chunks: Iterator[str],
+    stop: Callable[[], bool] | None,
+    release: Callable[[], None],
+) -> Iterator[str]:
+    """The CSV chunks, with a log line for how the export ended; the slots come back as soon as
+    the last chunk has left (a client that never closes the response holds nothing)."""
+    try:
+        yield from chunks
+    except GeneratorExit:  # the server closed us early: its client has gone
+        log.info("export %s for user %s stopped: the client disconnected", report, user_id)
+        raise
+    except gate.GateError as e:
+        log.warning("export %s for user %s cut short: %s", report, user_id, e)
+        raise ExportCut(str(e)) from None
+    finally:
+        release()
+    if stop is not None and stop():
+        log.info("export %s for user %s stopped: the client disconnected", report, user_id)
+    else:
+        log.info("export %s for user %s complete", report, user_id)
+
+
 @bp.get("/export/<report>.csv")
 def export_csv(report: str) -> Response:
     export = EXPORTS.get(report)
@@ -211,21 +291,51 @@ def export_csv(report: str) -> Response:
         abort(403)
     try:
         params = parse_params(export, request.args)
+        if export.periods:
+            check_lake_periods(params, gate.lake_periods())
+    except ValueError as e:
+        return jsonify(error=str(e)), 400
+    if not _user_exports.acquire(scope.user_id):
+        log.warning("export %s refused: user %s runs %d already", report, scope.user_id,
+                    EXPORTS_PER_USER)  # fmt: skip
+        message = f"you already have {EXPORTS_PER_USER} exports running; try again when one ends"
+        return _refusal(message, 429, RETRY_AFTER_S)
+    if not _all_exports.acquire(_ALL):
+        _user_exports.release(scope.user_id)
+        log.warning("export %s refused: %d exports running", report, EXPORTS_TOTAL)
+        return _refusal("the portal is busy with other exports; try again shortly", 503,
+                        RETRY_AFTER_S)  # fmt: skip
+    release = _Release(scope.user_id)
+    # waitress says whether the client is still there (channel_request_lookahead > 0)
+    stop = request.environ.get("waitress.client_disconnected")
+    try:
         if export.transform is not None:
             frame = export.transform(gate.run(query, scope, **params), params)
             header = [str(c) for c in frame.columns]
             batches = iter(pa.Table.from_pandas(frame, preserve_index=False).to_batches())
         else:
             header = gate.columns(query, scope, **params)
-            batches = gate.stream(query, scope, **params)
-    except ValueError as e:
-        return jsonify(error=str(e)), 400
+            batches = gate.stream(query, scope, stop=stop, **params)
+            # The first chunk before the status line: a refusal or a timeout there is still a
+            # proper 503 with Retry-After rather than a broken download.
+            first = next(batches, None)
+            if first is not None:
+                batches = itertools.chain([first], batches)
+    except gate.Refused as e:
+        release()
+        log.warning("export %s for user %s refused: %s", report, scope.user_id, e)
+        return _refusal(str(e), 503, e.retry_after)
     except gate.GateError:
+        release()
         return jsonify(error="the report could not be produced; try again later"), 500
+    except BaseException:
+        release()
+        raise
     suffix = "" if not export.periods else f"_{params['period_from']}_{params['period_to']}"
     filename = f"{report}{suffix}.csv"
-    return Response(
-        stream_with_context(csv_rows(header, batches)),
+    body = _guarded(report, scope.user_id, csv_rows(header, batches), stop, release)
+    response = Response(
+        stream_with_context(body),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -233,3 +343,5 @@ def export_csv(report: str) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
+    response.call_on_close(release)
+    return response

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import logging
 
+from selfcare import config
 from selfcare.config import Settings
 
 log = logging.getLogger("selfcare.serve")
 
-THREADS = 8
+THREADS = config.DEFAULT_THREADS
+
+
+def waitress_options() -> dict[str, object]:
+    """waitress's settings for the portal (issue 13): threads and open connections from config;
+    `channel_request_lookahead` keeps a busy connection readable, so waitress notices a client
+    that hung up and an export stops (environ["waitress.client_disconnected"])."""
+    limits = config.limit_settings()
+    return {
+        "threads": limits.threads,
+        "connection_limit": limits.connection_limit,
+        "channel_request_lookahead": 1,
+    }
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050) -> None:
@@ -32,8 +45,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050) -> None
         server,
         host=host,
         port=port,
-        threads=THREADS,
         ident="selfcare",
+        **waitress_options(),
         # Behind a proxy, its X-Forwarded-* headers are read by ProxyFix (SELFCARE_PROXY_HOPS).
         clear_untrusted_proxy_headers=True,
     )
