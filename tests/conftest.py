@@ -178,6 +178,7 @@ def _pick_people(raw: Raw) -> dict[str, Person]:
         "end_user": Person("user@t1.test", "end_user", t1, leaves[0]),
         "analyst": Person("analyst@operator.test", "analyst", None, None),
         "admin2": Person("admin@t2.test", "admin", t2, root2),
+        "support": Person("support@operator.test", "support", None, None),
     }
 
 

@@ -2,7 +2,8 @@
 
 A profile's code (`admin`, ...) is what the database stores and what pages register with; its
 name ("Administrator") is what people read. Tenant profiles belong to one company; operator
-profiles (the analyst) work across companies and never see a single line, number or person.
+profiles (the analyst) work across companies and never see a single line, number or person;
+the support agent works tickets across companies and sees only what a ticket names.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ FINANCE = "finance"
 MANAGER = "manager"
 END_USER = "end_user"
 ANALYST = "analyst"
+SUPPORT = "support"
 
 # In order of reach, widest first: the order of menus and pickers.
 TENANT_ROLES: tuple[str, ...] = (ADMIN, FINANCE, MANAGER, END_USER)
-OPERATOR_ROLES: tuple[str, ...] = (ANALYST,)
+OPERATOR_ROLES: tuple[str, ...] = (ANALYST, SUPPORT)
 ROLES: tuple[str, ...] = (*TENANT_ROLES, *OPERATOR_ROLES)
 
 # Profiles that see every line of their tenant (unknown lines and account-level charges included).
@@ -29,6 +31,7 @@ ROLE_NAMES: dict[str, str] = {
     MANAGER: "Manager",
     END_USER: "End User",
     ANALYST: "Operator Analyst",
+    SUPPORT: "Support agent",
 }
 
 

@@ -17,6 +17,10 @@ from selfcare.appdb.models import (
     OrderLineRecord,
     OrderRecord,
     TenantSettingsRecord,
+    TicketCommentRecord,
+    TicketEventRecord,
+    TicketLineRecord,
+    TicketRecord,
     UserRecord,
 )
 
@@ -35,6 +39,10 @@ __all__ = [
     "OrderRecord",
     "SchemaError",
     "TenantSettingsRecord",
+    "TicketCommentRecord",
+    "TicketEventRecord",
+    "TicketLineRecord",
+    "TicketRecord",
     "UserRecord",
     "current",
     "database",

@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The revisions in order. A test checks this against Alembic's own reading of versions/, so the
 # start-up check needs no parsing of migration scripts.
 REVISIONS: tuple[str, ...] = (
-    "0001_initial", "0002_token_scope", "0003_orders", "0004_token_lifetimes",
+    "0001_initial", "0002_token_scope", "0003_orders", "0004_token_lifetimes", "0006_tickets",
 )
 HEAD = REVISIONS[-1]
 # Tables release 0.1.0 created without migrations: their presence without alembic_version

@@ -1,6 +1,6 @@
 """The portal's tables: users, the audit log, personal API tokens, the login throttle's
-attempts, and orders with their lines, approvals, timeline, notifications and mails
-(SQLAlchemy 2 declarative).
+attempts, orders with their lines, approvals, timeline, notifications and mails, and support
+tickets with their lines, thread and timeline (SQLAlchemy 2 declarative).
 
 Table and column names are those of release 0.1.0's SQLite store, so a database it wrote is
 adopted as is (migration 0001). Timestamps stay ISO-8601 text in UTC, as that release wrote them.
@@ -250,6 +250,8 @@ class NotificationRecord(Base):
     tenant_id: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(Text)
     order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders.id"))
+    # The ticket it tells of (0006; no foreign key: added to an existing table by batch).
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text)
     read_at: Mapped[str | None] = mapped_column(Text)
@@ -287,3 +289,103 @@ class LoginAttemptRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(Text)
     at: Mapped[float] = mapped_column(Float)
+
+
+# --- tickets (issue 15, migration 0006) -------------------------------------------------------
+
+
+class TicketRecord(Base):
+    """A support ticket or billing query raised by a tenant's user.
+
+    `reference` is TCK-<id> (unique across tenants, so the support agent's /tickets/<reference>
+    names one ticket). A billing query names one invoice line (`invoice_id` + `line_no`); what the
+    lake said of it when raised is kept (`invoice_*`), so the support agent, who reads no usage
+    data, sees the charge the ticket names and nothing else. The service clock: `pending_since`
+    while waiting on the customer; `pending_seconds` and `resolved_seconds` (time resolved before
+    a reopen) are left out of the measured response and resolution times.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("tickets_tenant_state", "tenant_id", "state"),
+        Index("tickets_raiser", "raiser_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(Text, unique=True)
+    tenant_id: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    raiser_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    raiser_email: Mapped[str] = mapped_column(Text)
+    raiser_role: Mapped[str] = mapped_column(Text)
+    raiser_employee_id: Mapped[str | None] = mapped_column(Text)
+    invoice_id: Mapped[str | None] = mapped_column(Text)
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    invoice_msisdn: Mapped[str | None] = mapped_column(Text)
+    invoice_period: Mapped[str | None] = mapped_column(Text)
+    invoice_description: Mapped[str | None] = mapped_column(Text)
+    invoice_amount: Mapped[Decimal | None] = mapped_column(Money)
+    disputed_amount: Mapped[Decimal | None] = mapped_column(Money)
+    credited_amount: Mapped[Decimal | None] = mapped_column(Money)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders.id"))
+    state: Mapped[str] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))
+    created_at: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(Text)
+    first_response_at: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[str | None] = mapped_column(Text)
+    pending_since: Mapped[str | None] = mapped_column(Text)
+    pending_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resolved_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class TicketLineRecord(Base):
+    """A line a ticket concerns (within the raiser's scope when raised), with its owner then."""
+
+    __tablename__ = "ticket_lines"
+    __table_args__ = (
+        Index("ticket_lines_msisdn", "msisdn"),
+        UniqueConstraint("ticket_id", "msisdn", name="uq_ticket_lines_msisdn"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"))
+    msisdn: Mapped[str] = mapped_column(Text)
+    employee_id: Mapped[str | None] = mapped_column(Text)
+
+
+class TicketCommentRecord(Base):
+    """One message of a ticket's thread, stored as typed (rendered as text, never HTML)."""
+
+    __tablename__ = "ticket_comments"
+    __table_args__ = (Index("ticket_comments_ticket", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"))
+    author_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    author_email: Mapped[str] = mapped_column(Text)
+    author_role: Mapped[str] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class TicketEventRecord(Base):
+    """The ticket's timeline: raise, assign, each transition, with who and when."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ticket_events_ticket", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"))
+    at: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_email: Mapped[str | None] = mapped_column(Text)  # None: the system (auto-close)
+    event: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)

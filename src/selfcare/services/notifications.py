@@ -223,3 +223,32 @@ def mark_all_read(db: DbLike, actor: Any, now: datetime | None = None) -> int:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)
+
+
+# --- tickets (issue 15) ---------------------------------------------------------------------------
+
+TICKET_KINDS = {
+    "ticket_comment": "{reference}: {actor} commented on \u201c{subject}\u201d",
+    "ticket_state": "{reference}: \u201c{subject}\u201d is now {state}",
+    "ticket_assigned": "{reference}: \u201c{subject}\u201d was assigned to you",
+}
+
+
+def notify_ticket(session: Session, users: Iterable[UserRecord], kind: str, ticket: Any, *,
+                  actor: Any = None, comment: str | None = None) -> int:
+    """An in-app notification of a ticket's news for each active user, in the session's
+    transaction (the recipient's own tenant, so a Support agent's rows are theirs)."""
+    text = TICKET_KINDS[kind].format(
+        reference=ticket.reference, subject=ticket.subject[:80], state=ticket.state,
+        actor=getattr(actor, "email", None) or "the portal")
+    at = now()
+    count = 0
+    seen: set[int] = set()
+    for user in users:
+        if user.id in seen or not user.active:
+            continue
+        seen.add(user.id)
+        session.add(NotificationRecord(user_id=user.id, tenant_id=user.tenant_id, kind=kind,
+                                       ticket_id=ticket.id, text=text, created_at=at))
+        count += 1
+    return count

@@ -31,7 +31,7 @@ from zxcvbn import zxcvbn
 
 from selfcare import roles
 from selfcare.appdb import ApiTokenRecord, Database, UserRecord, database
-from selfcare.roles import ANALYST, EMPLOYEE_ROLES, ROLE_NAMES, ROLES, TENANT_ROLES
+from selfcare.roles import EMPLOYEE_ROLES, OPERATOR_ROLES, ROLE_NAMES, ROLES, TENANT_ROLES
 from selfcare.services.audit import audit, now, record
 from selfcare.services.errors import Forbidden, NotFound, ServiceError
 
@@ -120,17 +120,17 @@ def check_role(role: str, tenant_id: str | None) -> None:
     """The analyst sees aggregates across tenants and has no tenant; everyone else needs one."""
     if role not in ROLES:
         raise ServiceError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    if role == ANALYST and tenant_id:
-        raise ServiceError("an analyst works across tenants and cannot belong to one")
-    if role != ANALYST and not tenant_id:
+    if role in OPERATOR_ROLES and tenant_id:
+        raise ServiceError(f"the {ROLE_NAMES[role]} works across tenants and cannot belong to one")
+    if role not in OPERATOR_ROLES and not tenant_id:
         raise ServiceError(f"a {role} user needs a tenant")
 
 
 def check_profile(role: str, tenant_id: str | None, employee_id: str | None) -> None:
     """Every rule of a profile that holds whoever creates or changes the user."""
     check_role(role, tenant_id)
-    if role == ANALYST and employee_id:
-        raise ServiceError("an analyst is not linked to a tenant's employee")
+    if role in OPERATOR_ROLES and employee_id:
+        raise ServiceError(f"the {ROLE_NAMES[role]} is not linked to a tenant's employee")
     if role in NEEDS_EMPLOYEE and not employee_id:
         raise ServiceError(
             f"the {ROLE_NAMES[role]} profile needs an employee: their lines define what they see"
@@ -373,9 +373,11 @@ def list_users(db: DbLike, tenant_id: str | None = None) -> list[dict[str, Any]]
 
 def _set_role(session: Session, row: UserRecord, role: str, tenant_id: str | None) -> str:
     """Change the row's profile (validated); returns the old role."""
-    if role == ANALYST:
+    if role in OPERATOR_ROLES:
         if tenant_id:
-            raise ServiceError("an analyst works across tenants and cannot belong to one")
+            raise ServiceError(
+                f"the {ROLE_NAMES[role]} works across tenants and cannot belong to one"
+            )
         new_tenant, new_employee = None, None
     else:
         new_tenant = tenant_id or row.tenant_id

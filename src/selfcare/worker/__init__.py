@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from selfcare import config, provisioning
-from selfcare.services import estate, orders
+from selfcare.services import estate, orders, tickets
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class Round:
     submitted: int
     polled: int
     mailed: int | None  # None: no mail sender installed
+    closed: int = 0  # tickets closed REOPEN_DAYS after their resolution
 
 
 def _pause(point: str) -> None:
@@ -58,8 +59,9 @@ def run_once(db: Any, adapter: Any, now: datetime | None = None, *, settings: An
         after_claim=lambda: _pause("worker_after_claim"),
         after_submit=lambda: _pause("worker_after_submit"))
     polled = orders.poll_open(db, adapter, now)
+    closed = tickets.close_due(db, now)
     mailed = _send_mail(db, settings, now)
-    return Round(expired, submitted, polled, mailed)
+    return Round(expired, submitted, polled, mailed, closed)
 
 
 def state_dir(settings: config.Settings) -> Path:
@@ -90,7 +92,7 @@ def run(db: Any, adapter: Any, interval: float, stop: threading.Event | None = N
     while True:
         try:
             r = run_once(db, adapter, settings=settings)
-            if r.expired or r.submitted or r.polled or r.mailed:
+            if r.expired or r.submitted or r.polled or r.mailed or r.closed:
                 log.info("worker: %s", r)
         except Exception:  # a round must not kill the loop
             log.exception("worker round failed")

@@ -201,3 +201,50 @@ def test_concurrent_writers_wait_instead_of_failing(tmp_path):
     assert errors == []
     logins = [r for r in sqlite_rows(db, "audit") if r["event"] == "login"]
     assert len(logins) == 80
+
+
+def test_revision_0006_keeps_notifications_and_adds_the_ticket_tables(empty):
+    db = database(empty)
+    upgrade(db, "0004_token_lifetimes")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into users (id, email, password_hash, role, tenant_id, active,"
+                " session_version, created_at) values (1, 'a@t1.test', 'h', 'admin', 'T1', 1, 1,"
+                " '2026-01-01T00:00:00+00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into notifications (id, user_id, tenant_id, kind, text, created_at)"
+                " values (3, 1, 'T1', 'approved', 'ORD-1 approved', '2026-01-02T00:00:00+00:00')"
+            )
+        )
+    assert upgrade(db, "0006_tickets") == ("0004_token_lifetimes", "0006_tickets")
+    rows = raw_rows(empty, "select * from notifications")
+    assert [(r["id"], r["text"], r["ticket_id"]) for r in rows] == [(3, "ORD-1 approved", None)]
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into tickets (id, reference, tenant_id, category, priority, subject,"
+                " description, raiser_id, raiser_email, raiser_role, state, created_at,"
+                " updated_at) values (1, 'TCK-000001', 'T1', 'fault', 'normal', 's', 'd', 1,"
+                " 'a@t1.test', 'admin', 'new', '2026-01-03T00:00:00+00:00',"
+                " '2026-01-03T00:00:00+00:00')"
+            )
+        )
+    (ticket,) = raw_rows(empty, "select * from tickets")
+    # the clock's counters start at zero without the services setting them
+    counters = (ticket["pending_seconds"], ticket["resolved_seconds"], ticket["reopened_count"])
+    assert counters == (0, 0, 0)
+    with db.engine.begin() as conn:
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            with conn.begin_nested():
+                conn.execute(
+                    text(
+                        "insert into tickets (id, reference, tenant_id, category, priority,"
+                        " subject, description, raiser_id, raiser_email, raiser_role, state,"
+                        " created_at, updated_at) values (2, 'TCK-000001', 'T2', 'fault',"
+                        " 'normal', 's', 'd', 1, 'a@t1.test', 'admin', 'new', 'x', 'x')"
+                    )
+                )
