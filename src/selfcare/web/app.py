@@ -85,6 +85,25 @@ def _controls(periods_disabled: bool = False) -> html.Div:
     )
 
 
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+
+
 def _empty_shell() -> html.Div:
     # Dash validates the layout once with no signed-in user: an empty frame, no data, no names.
     return html.Div(
@@ -334,6 +353,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         serve_locally=True,
         title="SelfCare",
         update_title=None,
+        # Dash's own page names no language: screen readers then guess (axe: html-has-lang)
+        index_string=INDEX_STRING,
     )
     app.layout = shell_layout
     for page in dash.page_registry.values():
