@@ -16,9 +16,13 @@ localised as (
     select
         cdr.*,
         -- the tenant's wall clock: bill periods and the date filter follow the tenant's timezone
-        timezone(tenants.timezone, cdr.event_time) as local_time,
-        date_diff(
-            'minute', timezone('UTC', cdr.event_time), timezone(tenants.timezone, cdr.event_time)
+        -- (AT TIME ZONE, not timezone(): Spark's from_utc_timestamp is its transpilation)
+        cdr.event_time at time zone tenants.timezone as local_time,
+        -- the offset from epoch seconds, not date_diff on timestamps (not portable: see
+        -- queries/portable.py); both instants are whole seconds apart by whole minutes
+        cast(
+            round((epoch(cdr.event_time at time zone tenants.timezone) - epoch(cdr.event_time)) / 60)
+            as bigint
         ) as utc_offset_min,
     from cdr
     inner join tenants
@@ -32,7 +36,7 @@ final as (
         account_id,
         msisdn,
         -- ISO 8601 with the tenant's UTC offset, e.g. 2026-04-01T08:15:00+02:00
-        strftime(local_time, '%Y-%m-%dT%H:%M:%S')
+        strftime(local_time, '%Y-%m-%d') || 'T' || strftime(local_time, '%H:%M:%S')
             || case when utc_offset_min < 0 then '-' else '+' end
             || lpad(cast(abs(utc_offset_min) // 60 as varchar), 2, '0')
             || ':'

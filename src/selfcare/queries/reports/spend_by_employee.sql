@@ -9,7 +9,9 @@ with recursive subtree as (
         cast($cost_centre_id as varchar) as cost_centre_id,
         0 as depth,
 
-    union
+    -- union all (Spark refuses a deduplicating union in a recursive CTE): the depth bound ends a
+    -- cycle, and the subtree is only read through IN, where a repeat changes nothing
+    union all
 
     select
         c.cost_centre_id,

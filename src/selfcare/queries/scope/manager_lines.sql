@@ -10,7 +10,9 @@ with recursive chain as (
     where e.tenant_id = $tenant_id
       and e.employee_id = $employee_id
 
-    union
+    -- union all (Spark refuses a deduplicating union in a recursive CTE): the depth bound ends a
+    -- cycle, and final's distinct removes an employee reached twice
+    union all
 
     select
         e.employee_id,
