@@ -198,6 +198,9 @@ def _create_call(name: str, scope: str | None):
     state = [{"id": "api-tokens-name", "property": "value", "value": name}]
     if scope is not None:
         state.append({"id": "api-tokens-scope", "property": "value", "value": scope})
+    else:  # a browser always sends every State: an absent one is the page's default
+        state.append({"id": "api-tokens-scope", "property": "value", "value": None})
+    state.append({"id": "api-tokens-lifetime", "property": "value", "value": 90})
     return {
         "output": "..api-tokens-table.children...api-tokens-created.children..."
         "api-tokens-message.children...api-tokens-name.value..",
