@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_smorest import Api
 
 from selfcare.services import throttle
-from selfcare.web.api import docs, schemas
+from selfcare.web.api import docs, schemas, tickets  # noqa: F401 - registers /api/v1/tickets
 from selfcare.web.api.problems import problem
 from selfcare.web.api.v1 import blp
 from selfcare.web.auth.context import app_db, client_ip

@@ -12,6 +12,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from selfcare.orders.lifecycle import OrderState
+from selfcare.tickets import lifecycle as ticket_lifecycle
+from selfcare.tickets import policy as ticket_policy
 
 MSISDN = r"\A[0-9]{6,15}\Z"
 CODE = r"\A[a-z][a-z0-9_]{0,39}\Z"
@@ -198,3 +200,123 @@ class Problem(ma.Schema):
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     field = fields.String(metadata={"description": "the offending input (400 only)"})
+
+
+# --- tickets (issue 15) -------------------------------------------------------------------------
+
+TICKET_STATES = tuple(ticket_lifecycle.STATES)
+TICKET_CATEGORIES = tuple(ticket_policy.CATEGORIES)
+TICKET_PRIORITIES = tuple(ticket_policy.PRIORITIES)
+INVOICE_ID = r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,39}\Z"
+AMOUNT = r"\A[0-9]{1,9}(\.[0-9]{1,2})?\Z"
+
+
+class TicketsQuery(PageQuery):
+    state = fields.String(load_default=None, validate=validate.OneOf(TICKET_STATES))
+    category = fields.String(load_default=None, validate=validate.OneOf(TICKET_CATEGORIES))
+    mine = fields.Boolean(load_default=False, metadata={"description": "only tickets I raised"})
+    assigned_to_me = fields.Boolean(load_default=False)
+    msisdn = fields.String(load_default=None, validate=validate.Regexp(MSISDN))
+
+
+class TicketCreate(Strict):
+    category = fields.String(required=True, validate=validate.OneOf(TICKET_CATEGORIES))
+    priority = fields.String(load_default="normal", validate=validate.OneOf(TICKET_PRIORITIES))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    msisdns = fields.List(
+        fields.String(validate=validate.Regexp(MSISDN)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+    invoice_id = fields.String(load_default=None, validate=validate.Regexp(INVOICE_ID))
+    line_no = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1_000_000))
+    disputed_amount = fields.String(
+        load_default=None,
+        validate=validate.Regexp(AMOUNT),
+        metadata={"description": "ZAR excl. VAT; defaults to the invoice line's amount"},
+    )
+    order_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class TicketComment(Strict):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class TicketMove(Strict):
+    state = fields.String(required=True, validate=validate.OneOf(TICKET_STATES))
+    comment = fields.String(load_default=None, validate=validate.Length(max=5000))
+    credited_amount = fields.String(
+        load_default=None,
+        validate=validate.Regexp(AMOUNT),
+        metadata={"description": "on resolving a billing query: the credit agreed, ZAR"},
+    )
+
+
+class TicketAssign(Strict):
+    assignee_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "a user id; null unassigns"}
+    )
+
+
+class CommentOut(ma.Schema):
+    author_email = fields.String()
+    author_role = fields.String()
+    at = fields.String()
+    body = fields.String()
+    by_raiser = fields.Boolean()
+
+
+class TicketEventOut(ma.Schema):
+    at = fields.String()
+    actor_email = fields.String(allow_none=True)
+    event = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+
+
+class Ticket(ma.Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    category = fields.String(required=True, metadata={"enum": list(TICKET_CATEGORIES)})
+    priority = fields.String(metadata={"enum": list(TICKET_PRIORITIES)})
+    subject = fields.String()
+    description = fields.String()
+    state = fields.String(required=True, metadata={"enum": list(TICKET_STATES)})
+    raiser_email = fields.String()
+    assignee_email = fields.String(allow_none=True)
+    lines = fields.List(fields.String())
+    invoice_id = fields.String(allow_none=True)
+    line_no = fields.Integer(allow_none=True)
+    invoice_msisdn = fields.String(allow_none=True, metadata={"description": "the billed line"})
+    invoice_period = fields.String(allow_none=True)
+    invoice_description = fields.String(allow_none=True)
+    invoice_amount = fields.String(allow_none=True, metadata={"description": "ZAR, to the cent"})
+    disputed_amount = fields.String(allow_none=True)
+    credited_amount = fields.String(allow_none=True)
+    order_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+    first_response_at = fields.String(allow_none=True)
+    resolved_at = fields.String(allow_none=True)
+    closed_at = fields.String(allow_none=True)
+    reopened_count = fields.Integer()
+    reopen_until = fields.String(allow_none=True)
+    first_response_seconds = fields.Integer(
+        allow_none=True, metadata={"description": "working time to the first response"}
+    )
+    resolution_seconds = fields.Integer(
+        allow_none=True, metadata={"description": "working time to resolution"}
+    )
+    working_seconds = fields.Integer(metadata={"description": "time open, pending left out"})
+    comments = fields.List(fields.Nested(CommentOut))
+    timeline = fields.List(fields.Nested(TicketEventOut))
+    actions = fields.List(fields.String(), metadata={"description": "transitions open to you"})
+    may_comment = fields.Boolean()
+    may_assign = fields.Boolean()
+
+
+class TicketsPage(ma.Schema):
+    tickets = fields.List(fields.Nested(Ticket), required=True)
+    next = fields.String(allow_none=True, required=True)
