@@ -60,6 +60,7 @@ TOKEN_CREATE_CALL = {
     "state": [
         {"id": "api-tokens-name", "property": "value", "value": "planted"},
         {"id": "api-tokens-scope", "property": "value", "value": "write"},
+        {"id": "api-tokens-lifetime", "property": "value", "value": 90},
     ],
     "changedPropIds": ["api-tokens-create.n_clicks"],
 }
