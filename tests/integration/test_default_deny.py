@@ -33,6 +33,7 @@ SAMPLES = {
     # the JSON API's (issue 12)
     "msisdn": "27820000001",
     "order_id": "1",
+    "reference": "TCK-000001",
     "name": "swagger-ui.css",
 }
 DATA_POSTS = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies")
